@@ -1,0 +1,74 @@
+# Steward: `make demo` shows it working locally; `make test` is what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON313 := $(shell scripts/find-python313)
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+SAM := $(TOOLS)/bin/sam
+PIP_FLAGS := --quiet --disable-pip-version-check --require-hashes
+
+# Local runs never reach AWS: dummy credentials, a fixed region, no instance metadata, no telemetry.
+LOCAL_ENV := env -u AWS_PROFILE -u AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
+	AWS_DEFAULT_REGION=eu-central-1 AWS_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true \
+	SAM_CLI_TELEMETRY=0 POWERTOOLS_TRACE_DISABLED=true
+# sam build's python3.13 workflow needs python3.13 on PATH.
+BUILD_PATH := $(dir $(PYTHON313)):$(PATH)
+
+.PHONY: help venv tools lint unit test validate build demo bench clean lock
+
+help:
+	@echo "make demo   - a day in the life of the reference platform, against local stand-ins"
+	@echo "make test   - lint, type-check, all tests, sam validate --lint and an arm64 sam build"
+	@echo "make lint | make build | make bench | make clean"
+
+$(VENV)/.installed: requirements/dev.lock
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required" >&2; exit 1; }
+	rm -rf $(VENV) && $(PYTHON313) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/dev.lock 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PY) -c "import aws_lambda_powertools, pydantic, slack_sdk, moto, pytest"
+	touch $@
+
+$(TOOLS)/.installed: requirements/tools.lock
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required" >&2; exit 1; }
+	rm -rf $(TOOLS) && $(PYTHON313) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install $(PIP_FLAGS) -r requirements/tools.lock 2>&1 | grep -v "is ignored: it is neither" || true
+	$(SAM) --version
+	touch $@
+
+venv: $(VENV)/.installed
+tools: $(TOOLS)/.installed
+
+lint: venv
+	$(VENV)/bin/ruff check functions tests bench scripts devtools
+	$(VENV)/bin/ruff format --check functions tests bench scripts devtools
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(LOCAL_ENV) $(PY) -m pytest tests/unit
+
+validate: tools
+	$(LOCAL_ENV) $(SAM) validate --lint --template template.yaml
+
+build: tools
+	$(LOCAL_ENV) PATH="$(BUILD_PATH)" $(SAM) build --template template.yaml --parallel
+
+test: venv tools lint
+	$(LOCAL_ENV) $(PY) -m pytest
+	$(MAKE) --no-print-directory validate build
+
+demo: venv
+	$(LOCAL_ENV) $(PY) -m scripts.demo
+
+bench: venv
+	$(LOCAL_ENV) $(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam demo-output .mypy_cache .ruff_cache .pytest_cache
+
+# Re-pin every dependency (hashes included) after editing requirements/*.in.
+lock: venv
+	$(VENV)/bin/uv pip compile --python-version 3.13 --generate-hashes -q requirements/layer.in -o layers/deps/requirements.txt
+	$(VENV)/bin/uv pip compile --python-version 3.13 --python-platform linux --generate-hashes -q requirements/dev.in -o requirements/dev.lock
+	$(VENV)/bin/uv pip compile --python-version 3.13 --python-platform linux --generate-hashes -q requirements/tools.in -o requirements/tools.lock

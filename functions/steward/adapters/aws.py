@@ -1,0 +1,79 @@
+"""AWS clients: created lazily, shared per container, with boto3's retry modes and a per-call counter.
+
+Endpoints come from boto3's own configuration, so `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` point every
+client at a local moto server without code changes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Adaptive mode adds client-side rate limiting on top of standard retries; it suits a function that fans out.
+RETRY_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 6},
+    connect_timeout=5,
+    read_timeout=20,
+    max_pool_connections=32,
+)
+
+
+class AwsClients:
+    """One boto3 client per service, made on first use. `calls` counts API operations actually sent."""
+
+    def __init__(self, session: boto3.session.Session | None = None, config: Config = RETRY_CONFIG) -> None:
+        self._session = session
+        self._config = config
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                session = self._session or boto3.session.Session()
+                client = session.client(service, config=self._config)  # type: ignore[call-overload]
+                client.meta.events.register("before-call.*.*", self._count)
+                self._clients[service] = client
+            return self._clients[service]
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def __getattr__(self, service: str) -> Any:
+        # aws.ecs, aws.dynamodb, aws.application_autoscaling … read like the service they are.
+        if service.startswith("_"):
+            raise AttributeError(service)
+        return self.client(service.replace("_", "-"))
+
+
+class RateLimiter:
+    """A token bucket shared by threads: at most `per_second` calls a second, bursts up to `burst`."""
+
+    def __init__(self, per_second: float, burst: int | None = None) -> None:
+        self._rate = per_second
+        self._capacity = float(burst if burst is not None else max(1, int(per_second)))
+        self._tokens = self._capacity
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self._rate
+            time.sleep(wait)

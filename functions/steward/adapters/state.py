@@ -1,0 +1,118 @@
+"""Steward's memory: one DynamoDB table, items addressed by (pk, sk), written with conditions.
+
+pk names what the item is about (`service#CLUSTER/SERVICE`, `budget#NAME`, `alarm#ARN`), sk names the record
+(`restore`, `spot-fallback`, `deployment#ID` …). `expires_at` is the table's TTL attribute (epoch seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from steward.adapters.aws import AwsClients
+
+
+class StateUnavailable(RuntimeError):
+    """The state table could not be read or written; nothing that depends on it may proceed."""
+
+
+@dataclass(frozen=True)
+class Key:
+    pk: str
+    sk: str
+
+
+def service_key(cluster: str, service: str, record: str) -> Key:
+    return Key(pk=f"service#{cluster}/{service}", sk=record)
+
+
+class StateStore:
+    def __init__(self, aws: AwsClients, table_name: str) -> None:
+        self._aws = aws
+        self._table_name = table_name
+
+    def get(self, key: Key, *, consistent: bool = True) -> dict[str, Any] | None:
+        try:
+            response = self._aws.dynamodb.get_item(
+                TableName=self._table_name, Key=_wire(_key_attributes(key)), ConsistentRead=consistent
+            )
+        except ClientError as error:
+            raise StateUnavailable(f"cannot read {key.pk}/{key.sk}: {error}") from error
+        item = response.get("Item")
+        return _plain(item) if item else None
+
+    def put_new(
+        self, key: Key, attributes: Mapping[str, Any], *, expires: datetime | None = None, unless: str | None = None
+    ) -> bool:
+        """Write the item only if none exists (or, with `unless`, none that has that attribute).
+
+        True when written, False when the condition failed: someone else got there first.
+        """
+        condition = "attribute_not_exists(pk)" + (f" OR attribute_not_exists({unless})" if unless else "")
+        try:
+            self._aws.dynamodb.put_item(
+                TableName=self._table_name,
+                Item=_wire(_item(key, attributes, expires)),
+                ConditionExpression=condition,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise StateUnavailable(f"cannot write {key.pk}/{key.sk}: {error}") from error
+        return True
+
+    def put(self, key: Key, attributes: Mapping[str, Any], *, expires: datetime | None = None) -> None:
+        try:
+            self._aws.dynamodb.put_item(TableName=self._table_name, Item=_wire(_item(key, attributes, expires)))
+        except ClientError as error:
+            raise StateUnavailable(f"cannot write {key.pk}/{key.sk}: {error}") from error
+
+    def delete(self, key: Key) -> None:
+        try:
+            self._aws.dynamodb.delete_item(TableName=self._table_name, Key=_wire(_key_attributes(key)))
+        except ClientError as error:
+            raise StateUnavailable(f"cannot delete {key.pk}/{key.sk}: {error}") from error
+
+    def records(self, sk: str) -> Iterator[dict[str, Any]]:
+        """Every item whose record name is `sk` (e.g. all restore records), through the `by-record` index."""
+        paginator = self._aws.dynamodb.get_paginator("query")
+        try:
+            pages = paginator.paginate(
+                TableName=self._table_name,
+                IndexName="by-record",
+                KeyConditionExpression="sk = :sk",
+                ExpressionAttributeValues={":sk": {"S": sk}},
+            )
+            for page in pages:
+                for raw in page["Items"]:
+                    yield _plain(raw)
+        except ClientError as error:
+            raise StateUnavailable(f"cannot list {sk} records: {error}") from error
+
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _key_attributes(key: Key) -> dict[str, Any]:
+    return {"pk": key.pk, "sk": key.sk}
+
+
+def _item(key: Key, attributes: Mapping[str, Any], expires: datetime | None) -> dict[str, Any]:
+    item = {**attributes, **_key_attributes(key)}
+    if expires is not None:
+        item["expires_at"] = int(expires.timestamp())
+    return item
+
+
+def _wire(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
+
+
+def _plain(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in raw.items()}

@@ -1,0 +1,23 @@
+"""BudgetAlertFunction: turn AWS Budgets notifications into Slack alerts and, where configured, cost-saving action."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from steward.models import SnsEvent
+from steward.observability import logger, metrics, tracer
+from steward.runtime import Rejected, parse, runtime
+from steward.settings import BudgetAlertSettings
+from steward.workflows import budget_alert
+
+SETTINGS = BudgetAlertSettings
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    notification = parse(SnsEvent, event)
+    if isinstance(notification, Rejected):
+        return notification.result()
+    return budget_alert.handle(runtime(SETTINGS), notification)

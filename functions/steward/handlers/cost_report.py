@@ -1,0 +1,23 @@
+"""CostReportFunction: the daily per-service cost digest in Slack."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from steward.models import CostDigestTick
+from steward.observability import logger, metrics, tracer
+from steward.runtime import Rejected, parse, runtime
+from steward.settings import CostReportSettings
+from steward.workflows import cost_report
+
+SETTINGS = CostReportSettings
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    tick = parse(CostDigestTick, event)
+    if isinstance(tick, Rejected):
+        return tick.result()
+    return cost_report.run_digest(runtime(SETTINGS), now=tick.now)

@@ -1,0 +1,28 @@
+"""DeployRollbackFunction: keep a deployment history and roll a service back when an alarm follows a deploy."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from steward.models import AlarmStateChange, DeploymentStateChange
+from steward.observability import logger, metrics, tracer
+from steward.runtime import Rejected, parse_any, runtime
+from steward.settings import DeployRollbackSettings
+from steward.workflows import deploy_rollback
+
+SETTINGS = DeployRollbackSettings
+EVENTS: dict[str, type[BaseModel]] = {
+    "CloudWatch Alarm State Change": AlarmStateChange,
+    "ECS Deployment State Change": DeploymentStateChange,
+}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    signal = parse_any(event, EVENTS)
+    if isinstance(signal, Rejected):
+        return signal.result()
+    return deploy_rollback.handle(runtime(SETTINGS), signal)

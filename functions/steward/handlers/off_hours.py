@@ -1,0 +1,23 @@
+"""OffHoursFunction: every tick, stop what should be off and start what should be on (SPEC §3)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from steward.models import OffHoursTick
+from steward.observability import logger, metrics, tracer
+from steward.runtime import Rejected, parse, runtime
+from steward.settings import OffHoursSettings
+from steward.workflows import off_hours
+
+SETTINGS = OffHoursSettings
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    tick = parse(OffHoursTick, event)
+    if isinstance(tick, Rejected):
+        return tick.result()
+    return off_hours.run_tick(runtime(SETTINGS), now=tick.now)

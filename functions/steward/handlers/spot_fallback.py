@@ -1,0 +1,30 @@
+"""SpotFallbackFunction: shift a service to on-demand when Spot fails it, and back once Spot is stable."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from steward.models import ServiceAction, SpotInterruptionWarning, SpotShiftBackTick, TaskStateChange
+from steward.observability import logger, metrics, tracer
+from steward.runtime import Rejected, parse_any, runtime
+from steward.settings import SpotFallbackSettings
+from steward.workflows import spot_fallback
+
+SETTINGS = SpotFallbackSettings
+EVENTS: dict[str, type[BaseModel]] = {
+    "ECS Task State Change": TaskStateChange,
+    "ECS Service Action": ServiceAction,
+    "EC2 Spot Instance Interruption Warning": SpotInterruptionWarning,
+    "steward.scheduler": SpotShiftBackTick,
+}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    signal = parse_any(event, EVENTS)
+    if isinstance(signal, Rejected):
+        return signal.result()
+    return spot_fallback.handle(runtime(SETTINGS), signal)

@@ -1,0 +1,96 @@
+"""What a handler needs besides its event: settings, AWS clients, the state store, Slack — built once per container.
+
+Also the one way a handler turns an event into a model, or into a clean rejection (SPEC §4): a structured log line
+saying why, a `RejectedEvents` metric, a normal return, and no AWS call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ValidationError
+
+from steward.adapters.aws import AwsClients
+from steward.adapters.slack import SlackNotifier
+from steward.adapters.state import StateStore
+from steward.models import describe_validation_error
+from steward.observability import logger, metrics
+from steward.settings import Settings, load_settings
+
+MAX_LOGGED_EVENT_CHARS = 2000
+
+
+@cache
+def shared_aws() -> AwsClients:
+    """The container's AWS clients (each created on first use, after moto starts in tests)."""
+    return AwsClients()
+
+
+@dataclass
+class Runtime[SettingsT: Settings]:
+    settings: SettingsT
+    aws: AwsClients
+    state: StateStore
+    slack: SlackNotifier
+
+
+def runtime[SettingsT: Settings](model: type[SettingsT]) -> Runtime[SettingsT]:
+    settings = load_settings(model)
+    aws = shared_aws()
+    return Runtime(
+        settings=settings,
+        aws=aws,
+        state=StateStore(aws, settings.state_table),
+        slack=SlackNotifier(settings, aws),
+    )
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+
+    def result(self) -> dict[str, Any]:
+        return {"outcome": "rejected", "reason": self.reason}
+
+
+def reject(reason: str, event: Any) -> Rejected:
+    """Log why, count it, and hand back a result the handler returns as-is."""
+    logger.warning("event rejected", extra={"rejection_reason": reason, "event_excerpt": _excerpt(event)})
+    metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
+    return Rejected(reason)
+
+
+def parse[ModelT: BaseModel](model: type[ModelT], event: Any) -> ModelT | Rejected:
+    if not isinstance(event, dict):
+        return reject(f"event is {type(event).__name__}, not a JSON object", event)
+    try:
+        return model.model_validate(event)
+    except ValidationError as error:
+        return reject(f"not a valid {model.__name__}: {describe_validation_error(error)}", event)
+    except (ValueError, RecursionError) as error:
+        return reject(f"not a valid {model.__name__}: {error}", event)
+
+
+def parse_any(event: Any, models: Mapping[str, type[BaseModel]]) -> BaseModel | Rejected:
+    """Pick the model by the event's `detail-type` (EventBridge) or `source` (our schedules), then parse."""
+    if not isinstance(event, dict):
+        return reject(f"event is {type(event).__name__}, not a JSON object", event)
+    kind = event.get("detail-type") or event.get("source")
+    model = models.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        expected = ", ".join(sorted(models))
+        return reject(f"unrecognised event {str(kind)[:100]!r}: this function handles {expected}", event)
+    return parse(model, event)
+
+
+def _excerpt(event: Any) -> str:
+    try:
+        text = json.dumps(event, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(event)
+    return text[:MAX_LOGGED_EVENT_CHARS]

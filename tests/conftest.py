@@ -1,0 +1,186 @@
+"""Shared fixtures: a machine that never reaches AWS, moto (in-process and as a local server), the Slack
+stand-in, a Lambda context, and the sample events in events/."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from devtools.slack_standin import SlackStandIn
+from tests.template import ROOT, template
+
+# Nothing in the test run may reach an address off this machine, or find real credentials.
+OFFLINE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-central-1",
+    "AWS_REGION": "eu-central-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "SAM_CLI_TELEMETRY": "0",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+    "POWERTOOLS_METRICS_NAMESPACE": "Steward",
+    # moto starts every service's first deployment IN_PROGRESS unless this many tasks "run": real services in
+    # the fixtures are steady, so their deployments read COMPLETED.
+    "MOTO_ECS_SERVICE_RUNNING": "1000",
+}
+for _key, _value in OFFLINE_ENV.items():
+    os.environ[_key] = _value
+for _key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_key, None)
+
+EVENTS = ROOT / "events"
+SLACK_TOKEN = "xoxb-test-0000000000-steward-token"
+STATE_TABLE = "steward-test-state"
+SCHEDULES_PARAMETER = "/steward-test/schedules"
+SLACK_CHANNEL = "C0STEWARD01"
+
+OFFICE_HOURS = {
+    "office-hours": {
+        "timezone": "Europe/Berlin",
+        "periods": [{"days": "mon-fri", "start": "07:00", "stop": "20:00"}],
+        "holidays": ["2026-12-24", "2026-12-25"],
+    }
+}
+
+
+def load_event(relative: str) -> Any:
+    """An event from events/ (a malformed one may not be JSON: then its raw text)."""
+    text = (EVENTS / relative).read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def event_files(folder: str) -> list[Path]:
+    return sorted((EVENTS / folder).glob("*.json"))
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "steward-test"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:eu-central-1:111122223333:function:steward-test"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    log_group_name: str = "/aws/lambda/steward-test"
+    log_stream_name: str = "2026/11/28/[$LATEST]0000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime() -> Iterator[None]:
+    """Each test gets new settings, clients and caches, as a cold start would."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from steward.runtime import shared_aws
+    from steward.settings import load_settings
+
+    load_settings.cache_clear()
+    shared_aws.cache_clear()
+    parameters.clear_caches()
+    yield
+    load_settings.cache_clear()
+    shared_aws.cache_clear()
+
+
+def create_state_table(client: Any, name: str = STATE_TABLE) -> None:
+    """The state table exactly as template.yaml declares it (keys, index, TTL)."""
+    props = template()["Resources"]["StateTable"]["Properties"]
+    client.create_table(
+        TableName=name,
+        BillingMode=props["BillingMode"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
+    )
+    client.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn) -> Iterator[None]:
+    """In-process moto with Steward's table, schedules and Slack secret; env as template.yaml sets it."""
+    with mock_aws():
+        create_state_table(boto3.client("dynamodb"))
+        boto3.client("ssm").put_parameter(Name=SCHEDULES_PARAMETER, Type="String", Value=json.dumps(OFFICE_HOURS))
+        secret = boto3.client("secretsmanager").create_secret(
+            Name="steward/slack", SecretString=json.dumps({"token": SLACK_TOKEN})
+        )
+        env = {
+            "STEWARD_ENVIRONMENT": "dev",
+            "DRY_RUN": "false",
+            "STATE_TABLE": STATE_TABLE,
+            "SLACK_TOKEN_SECRET_ARN": secret["ARN"],
+            "SLACK_CHANNEL": SLACK_CHANNEL,
+            "SLACK_API_URL": slack.url,
+            "SCHEDULES_PARAMETER": SCHEDULES_PARAMETER,
+        }
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto as a real local endpoint on 127.0.0.1, for code that reaches AWS over HTTP (AWS_ENDPOINT_URL)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every AWS API call any boto3 client makes during the test, as 'service.Operation'."""
+    from botocore.client import BaseClient
+
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def recording(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+        calls.append(f"{self.meta.service_model.service_name}.{operation_name}")
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return calls
+
+
+def emitted_metrics(output: str) -> dict[str, float]:
+    """Sum of each metric in the CloudWatch EMF lines Powertools printed."""
+    totals: dict[str, float] = {}
+    for line in output.splitlines():
+        if '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + (
+                    sum(value) if isinstance(value, list) else value
+                )
+    return totals

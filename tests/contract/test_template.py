@@ -1,0 +1,129 @@
+"""template.yaml against the code: handlers import, rule patterns match exactly their own samples, and every
+environment variable a function's settings require is set on that function."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.conftest import EVENTS
+from tests.template import function_environment, functions
+
+# Lambda sets these itself; the template must not.
+RUNTIME_PROVIDED = {"AWS_REGION"}
+
+HANDLER_FOLDERS = {
+    "OffHoursFunction": "off_hours",
+    "SpotFallbackFunction": "spot_fallback",
+    "DeployRollbackFunction": "deploy_rollback",
+    "BudgetAlertFunction": "budget_alert",
+    "CostReportFunction": "cost_report",
+}
+
+
+def handler_module(function: str) -> Any:
+    module_name, _, attribute = functions()[function]["Properties"]["Handler"].rpartition(".")
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, attribute)), f"{function}: {attribute} is not callable"
+    return module
+
+
+@pytest.mark.parametrize("function", sorted(HANDLER_FOLDERS))
+def test_every_handler_in_the_template_imports(function: str) -> None:
+    handler_module(function)
+
+
+def test_template_declares_exactly_the_five_functions() -> None:
+    assert set(functions()) == set(HANDLER_FOLDERS)
+
+
+@pytest.mark.parametrize("function", sorted(HANDLER_FOLDERS))
+def test_every_required_setting_is_set_on_its_function(function: str) -> None:
+    settings_model = handler_module(function).SETTINGS
+    environment = function_environment(function)
+    required = {f.alias for f in settings_model.model_fields.values() if f.is_required()} - RUNTIME_PROVIDED
+    missing = sorted(name for name in required if name not in environment)
+    assert not missing, f"{function} lacks environment variables its settings require: {missing}"
+    unknown = sorted(
+        set(environment)
+        - {f.alias for f in settings_model.model_fields.values()}
+        - {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+    )
+    assert not unknown, f"{function} sets environment variables nothing reads: {unknown}"
+
+
+def rules() -> dict[str, dict[str, Any]]:
+    """Every EventBridgeRule event source in the template, by its event's logical name."""
+    found = {}
+    for name, body in functions().items():
+        for event_name, event in body["Properties"].get("Events", {}).items():
+            if event["Type"] == "EventBridgeRule":
+                found[event_name] = {"function": name, "pattern": event["Properties"]["Pattern"]}
+    return found
+
+
+def eventbridge_samples() -> list[Path]:
+    samples = []
+    for path in sorted(EVENTS.rglob("*.json")):
+        if path.parent.name == "malformed":
+            continue
+        try:
+            body = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(body, dict) and isinstance(body.get("detail"), dict) and isinstance(body.get("source"), str):
+            samples.append(path)
+    return samples
+
+
+def owner_rule(sample: Path) -> str | None:
+    return sample.stem.split("--")[0] if "--" in sample.stem else None
+
+
+def test_every_rule_has_samples() -> None:
+    owners = {owner_rule(path) for path in eventbridge_samples()}
+    assert set(rules()) <= owners, f"rules without a sample in events/: {sorted(set(rules()) - owners)}"
+
+
+def test_each_rule_matches_its_own_samples_and_no_other_sample() -> None:
+    """Each sample is put on a moto event bus whose rules target one SQS queue per rule."""
+    with mock_aws():
+        events, sqs = boto3.client("events"), boto3.client("sqs")
+        queues = {}
+        for rule_name, rule in rules().items():
+            queue_url = sqs.create_queue(QueueName=rule_name)["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            events.put_rule(Name=rule_name, EventPattern=json.dumps(rule["pattern"]))
+            events.put_targets(Rule=rule_name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+            queues[rule_name] = queue_url
+
+        mismatches = []
+        for sample in eventbridge_samples():
+            body = json.loads(sample.read_text())
+            events.put_events(
+                Entries=[
+                    {
+                        "Source": body["source"],
+                        "DetailType": body["detail-type"],
+                        "Detail": json.dumps(body["detail"]),
+                        "Resources": body.get("resources", []),
+                    }
+                ]
+            )
+            for rule_name, queue_url in queues.items():
+                received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+                for message in received:
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                matched, expected = bool(received), owner_rule(sample) == rule_name
+                if matched != expected:
+                    relative = sample.relative_to(EVENTS)
+                    mismatches.append(f"{rule_name} {'matched' if matched else 'missed'} {relative}")
+        assert not mismatches, "\n".join(mismatches)
