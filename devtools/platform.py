@@ -49,7 +49,9 @@ def create_service(
         networkMode="awsvpc",
         cpu=spec.cpu,
         memory=spec.memory,
-        containerDefinitions=[{"name": spec.name, "image": f"public.ecr.aws/pyairtable/{spec.name}:1", "essential": True}],
+        containerDefinitions=[
+            {"name": spec.name, "image": f"public.ecr.aws/pyairtable/{spec.name}:1", "essential": True}
+        ],
     )
     all_tags = {"service": spec.name, "env": "dev", **(tags or {})}
     arguments: dict[str, Any] = {
@@ -74,7 +76,11 @@ def create_service(
 
 
 def seed_reference_platform(
-    session: Any, *, cluster: str = CLUSTER, schedule: str | None = "office-hours", services: tuple[ServiceSpec, ...] = REFERENCE_SERVICES
+    session: Any,
+    *,
+    cluster: str = CLUSTER,
+    schedule: str | None = "office-hours",
+    services: tuple[ServiceSpec, ...] = REFERENCE_SERVICES,
 ) -> dict[str, str]:
     """Create the cluster and its services; every service carries steward:schedule when `schedule` is given."""
     ecs = session.client("ecs")

@@ -12,10 +12,10 @@ from typing import Any
 
 import boto3
 import pytest
+from devtools.slack_standin import SlackStandIn
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from devtools.slack_standin import SlackStandIn
 from tests.template import ROOT, template
 
 # Nothing in the test run may reach an address off this machine, or find real credentials.

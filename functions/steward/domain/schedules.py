@@ -8,8 +8,8 @@ fall on it. The desired state at an instant is the most recent edge at or before
 - one-sided periods (a start-only period never turns anything off, and vice versa),
 - adjacent periods meeting at midnight without a blip (an on edge wins a tie with an off edge),
 - daylight-saving days without a missed or doubled transition: each edge is one local date and time, turned into
-  one UTC instant by zoneinfo (a wall time inside the spring-forward gap happens when the clocks jump; one inside
-  the repeated autumn hour happens at its first occurrence).
+  one UTC instant by zoneinfo (a wall time inside the spring-forward gap happens as far after the jump as it was
+  into the gap, 02:30 → 03:30; one inside the repeated autumn hour happens at its first occurrence).
 """
 
 from __future__ import annotations
@@ -162,7 +162,6 @@ class Schedule:
     def _edge(self, day: date, clock: time, state: State, kind: str) -> Edge:
         local = datetime.combine(day, clock, tzinfo=self.timezone)
         at = local.astimezone(UTC)
-        # Normalise: a wall time in the spring-forward gap is reported as the instant the clocks jump to.
         label = f"{kind} {local.strftime('%a %Y-%m-%d %H:%M')} {self.timezone.key}"
         return Edge(at=at, state=state, local=label)
 
