@@ -1,5 +1,6 @@
 # Steward: `make demo` shows it working locally; `make test` is what CI runs.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := help
 
 PYTHON313 := $(shell scripts/find-python313)
@@ -23,17 +24,18 @@ help:
 	@echo "make test   - lint, type-check, all tests, sam validate --lint and an arm64 sam build"
 	@echo "make lint | make build | make bench | make clean"
 
-$(VENV)/.installed: requirements/dev.lock
+$(VENV)/.installed: requirements/dev.lock pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required" >&2; exit 1; }
 	rm -rf $(VENV) && $(PYTHON313) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/dev.lock 2>&1 | grep -v "is ignored: it is neither" || true
-	$(PY) -c "import aws_lambda_powertools, pydantic, slack_sdk, moto, pytest"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/dev.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation --editable . 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(PY) -c "import steward, devtools, aws_lambda_powertools, pydantic, slack_sdk, moto, pytest"
 	touch $@
 
 $(TOOLS)/.installed: requirements/tools.lock
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required" >&2; exit 1; }
 	rm -rf $(TOOLS) && $(PYTHON313) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install $(PIP_FLAGS) -r requirements/tools.lock 2>&1 | grep -v "is ignored: it is neither" || true
+	$(TOOLS)/bin/pip install $(PIP_FLAGS) -r requirements/tools.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	$(SAM) --version
 	touch $@
 
@@ -59,7 +61,7 @@ test: venv tools lint
 	$(MAKE) --no-print-directory validate build
 
 demo: venv
-	$(LOCAL_ENV) $(PY) -m scripts.demo
+	$(LOCAL_ENV) $(PY) -m devtools.demo
 
 bench: venv
 	$(LOCAL_ENV) $(PY) -m bench

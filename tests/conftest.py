@@ -13,10 +13,9 @@ from typing import Any
 import boto3
 import pytest
 from devtools.slack_standin import SlackStandIn
+from devtools.template import ROOT, create_state_table
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
-
-from tests.template import ROOT, template
 
 # Nothing in the test run may reach an address off this machine, or find real credentials.
 OFFLINE_ENV = {
@@ -102,19 +101,6 @@ def fresh_runtime() -> Iterator[None]:
     shared_aws.cache_clear()
 
 
-def create_state_table(client: Any, name: str = STATE_TABLE) -> None:
-    """The state table exactly as template.yaml declares it (keys, index, TTL)."""
-    props = template()["Resources"]["StateTable"]["Properties"]
-    client.create_table(
-        TableName=name,
-        BillingMode=props["BillingMode"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        KeySchema=props["KeySchema"],
-        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
-    )
-    client.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
-
-
 @pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
     with SlackStandIn() as standin:
@@ -125,7 +111,7 @@ def slack() -> Iterator[SlackStandIn]:
 def aws(monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn) -> Iterator[None]:
     """In-process moto with Steward's table, schedules and Slack secret; env as template.yaml sets it."""
     with mock_aws():
-        create_state_table(boto3.client("dynamodb"))
+        create_state_table(boto3.client("dynamodb"), STATE_TABLE)
         boto3.client("ssm").put_parameter(Name=SCHEDULES_PARAMETER, Type="String", Value=json.dumps(OFFICE_HOURS))
         secret = boto3.client("secretsmanager").create_secret(
             Name="steward/slack", SecretString=json.dumps({"token": SLACK_TOKEN})

@@ -10,10 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
+from devtools.template import function_environment, functions
 from moto import mock_aws
 
 from tests.conftest import EVENTS
-from tests.template import function_environment, functions
 
 # Lambda sets these itself; the template must not.
 RUNTIME_PROVIDED = {"AWS_REGION"}

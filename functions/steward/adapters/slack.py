@@ -6,6 +6,7 @@ A Slack failure never undoes or blocks an AWS action: post() logs, counts `Slack
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -38,6 +39,12 @@ def token_from_secret(secret_value: str) -> str:
     return value
 
 
+@cache
+def _secrets(aws: AwsClients) -> parameters.SecretsProvider:
+    """One provider per container, so its cache keeps the token for TOKEN_CACHE_SECONDS across invocations."""
+    return parameters.SecretsProvider(boto3_client=aws.secretsmanager)
+
+
 class SlackNotifier:
     def __init__(self, settings: Settings, aws: AwsClients, *, rate_limit_retries: int = 3) -> None:
         self._settings = settings
@@ -53,8 +60,7 @@ class SlackNotifier:
 
     def _web_client(self) -> WebClient:
         if self._client is None:
-            provider = parameters.SecretsProvider(boto3_client=self._aws.secretsmanager)
-            secret = provider.get(self._settings.slack_token_secret_arn, max_age=TOKEN_CACHE_SECONDS)
+            secret = _secrets(self._aws).get(self._settings.slack_token_secret_arn, max_age=TOKEN_CACHE_SECONDS)
             self._client = WebClient(
                 token=token_from_secret(str(secret)),
                 base_url=self._settings.slack_api_url,

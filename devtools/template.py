@@ -45,6 +45,19 @@ def functions() -> dict[str, dict[str, Any]]:
     return resources("AWS::Serverless::Function")
 
 
+def create_state_table(client: Any, name: str) -> None:
+    """The state table exactly as template.yaml declares it (keys, index, TTL)."""
+    props = template()["Resources"]["StateTable"]["Properties"]
+    client.create_table(
+        TableName=name,
+        BillingMode=props["BillingMode"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
+    )
+    client.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+
+
 def function_environment(name: str) -> dict[str, Any]:
     globals_env = template()["Globals"]["Function"]["Environment"]["Variables"]
     own = functions()[name]["Properties"].get("Environment", {}).get("Variables", {})

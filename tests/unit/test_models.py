@@ -1,0 +1,107 @@
+"""Event models read the documented AWS shapes from events/ and refuse what lacks the fields Steward needs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from steward.models import (
+    AlarmStateChange,
+    BudgetNotification,
+    DeploymentStateChange,
+    ServiceAction,
+    SnsEvent,
+    SpotInterruptionWarning,
+    TaskStateChange,
+    is_budget_json_message,
+    parse_amount,
+)
+from tests.conftest import load_event
+
+
+@pytest.mark.parametrize("variant", ["spot-interruption", "termination-notice", "interrupted-no-stopcode"])
+def test_fargate_spot_task_stops_name_their_service(variant: str) -> None:
+    event = TaskStateChange.model_validate(load_event(f"spot_fallback/FargateSpotTaskStopped--{variant}.json"))
+    assert event.detail.service_name == "llm-orchestrator"
+    assert event.detail.capacity_provider_name == "FARGATE_SPOT"
+    assert event.detail.stopped_reason.startswith("Your Spot Task was interrupted")
+
+
+def test_service_action_and_spot_warning_and_deployment_events_parse() -> None:
+    action = ServiceAction.model_validate(load_event("spot_fallback/PlacementFailed--fargate-spot.json"))
+    assert action.service_arn.endswith("service/pyairtable-dev/llm-orchestrator")
+    assert action.detail.reason == "RESOURCE:FARGATE"
+    warning = SpotInterruptionWarning.model_validate(load_event("spot_fallback/Ec2SpotWarning--instance.json"))
+    assert warning.detail.instance_id == "i-0b662ef9931388ba0"
+    deployment = DeploymentStateChange.model_validate(load_event("deploy_rollback/DeploymentChanged--in-progress.json"))
+    assert deployment.detail.deployment_id == "ecs-svc/8471625520394411"
+
+
+def test_alarm_timestamps_with_plus_0000_offsets_parse_as_utc() -> None:
+    alarm = AlarmStateChange.model_validate(load_event("deploy_rollback/AlarmFired--service-metric.json"))
+    assert alarm.detail.state.timestamp.utcoffset().total_seconds() == 0
+    assert alarm.detail.state.timestamp.microsecond == 331000
+    assert alarm.dimensions == {"ClusterName": "pyairtable-dev", "ServiceName": "api-gateway"}
+    assert alarm.alarm_arn.endswith(":alarm:api-gateway-5xx")
+
+
+def test_a_deployment_event_without_a_service_arn_is_refused() -> None:
+    event = load_event("deploy_rollback/DeploymentChanged--completed.json")
+    event["resources"] = ["arn:aws:ecs:eu-central-1:111122223333:cluster/pyairtable-dev"]
+    with pytest.raises(ValidationError, match="no ECS service ARN"):
+        DeploymentStateChange.model_validate(event)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$1,234.50", (Decimal("1234.50"), "$")),
+        ("> $400.00", (Decimal("400.00"), "$")),
+        ("€ 90", (Decimal("90"), "€")),
+        ("USD 12.5", (Decimal("12.5"), "USD")),
+        ("$183,965,812,157.54", (Decimal("183965812157.54"), "$")),
+    ],
+)
+def test_amounts_keep_their_unit_and_lose_their_separators(text: str, expected: tuple[Decimal, str]) -> None:
+    assert parse_amount(text) == expected
+
+
+def test_the_monthly_budget_notification_is_read_from_its_key_value_lines() -> None:
+    sns = SnsEvent.model_validate(load_event("budget_alert/BudgetNotification--monthly-actual-80.json"))
+    notification = BudgetNotification.from_text(sns.records[0].sns.message)
+    assert notification.budget_name == "dev-monthly"
+    assert notification.alert_type == "ACTUAL"
+    assert notification.budgeted_amount == Decimal("500.00")
+    assert notification.threshold_amount == Decimal("400.00")
+    assert notification.threshold_percent == Decimal("80.0")
+    assert notification.reported_amount == Decimal("412.37")
+    assert notification.currency == "$"
+    assert notification.account_id == "111122223333"
+    assert notification.period_text == "month"
+
+
+def test_the_daily_and_forecasted_wordings_parse_too() -> None:
+    daily = BudgetNotification.from_text(
+        SnsEvent.model_validate(load_event("budget_alert/BudgetNotification--daily-actual.json")).records[0].sns.message
+    )
+    assert (daily.budget_name, daily.period_text, daily.threshold_percent) == ("dev-daily", "day", Decimal("80.0"))
+    forecast = BudgetNotification.from_text(
+        SnsEvent.model_validate(load_event("budget_alert/BudgetNotification--forecasted-100-anomaly.json"))
+        .records[0]
+        .sns.message
+    )
+    assert forecast.alert_type == "FORECASTED"
+    assert forecast.reported_amount == Decimal("183965812157.54")
+
+
+def test_a_json_budget_message_is_recognised_as_not_an_alert() -> None:
+    message = (
+        SnsEvent.model_validate(load_event("budget_alert/BudgetNotification--auto-adjustment-json.json"))
+        .records[0]
+        .sns.message
+    )
+    assert is_budget_json_message(message)
+    with pytest.raises(ValueError, match="not a budget notification"):
+        BudgetNotification.from_text(message)
