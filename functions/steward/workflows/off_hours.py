@@ -95,31 +95,41 @@ def hold_off(state: StateStore, service: ServiceView, restore: RestoreRecord) ->
     )
 
 
+@dataclass(frozen=True)
+class WriteLimits:
+    """Client-side rate limits on the scarce write quotas: ECS UpdateService and Auto Scaling registrations."""
+
+    ecs: RateLimiter
+    autoscaling: RateLimiter
+
+    @classmethod
+    def per_second(cls, rate: float) -> WriteLimits:
+        return cls(ecs=RateLimiter(rate), autoscaling=RateLimiter(rate))
+
+
 def stop_service(
-    ecs: Ecs, state: StateStore, limiter: RateLimiter, service: ServiceView, restore: RestoreRecord
+    ecs: Ecs, state: StateStore, limits: WriteLimits, service: ServiceView, restore: RestoreRecord
 ) -> None:
     """Target min 0 and scaling suspended, then desired count 0, then mark the record stopped."""
     if restore.target is not None:
-        limiter.acquire()
+        limits.autoscaling.acquire()
         ecs.hold_scalable_target_at_zero(service.cluster, service.name, restore.target)
-    limiter.acquire()
+    limits.ecs.acquire()
     ecs.set_desired_count(service.cluster, service.name, 0)
-    limiter.acquire()
     stopped = RestoreRecord(**{**restore.__dict__, "status": "stopped"})
     state.put(service_key(service.cluster, service.name, RECORD), record_item(OffHoursRecord(restore.edge_id, stopped)))
 
 
-def start_service(ecs: Ecs, state: StateStore, limiter: RateLimiter, service: ServiceView, decision: Decision) -> None:
+def start_service(ecs: Ecs, state: StateStore, limits: WriteLimits, service: ServiceView, decision: Decision) -> None:
     """The target exactly as recorded, then the desired count (unless someone scaled it by hand), then forget."""
     restore = decision.restore
     assert restore is not None
     if restore.target is not None:
-        limiter.acquire()
+        limits.autoscaling.acquire()
         ecs.set_scalable_target(service.cluster, service.name, restore.target)
     if not decision.keep_count:
-        limiter.acquire()
+        limits.ecs.acquire()
         ecs.set_desired_count(service.cluster, service.name, restore.desired_count)
-    limiter.acquire()
     state.delete(service_key(service.cluster, service.name, RECORD))
 
 
@@ -172,7 +182,7 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
     to_stop = [(s, d) for s, d, _ in decisions if d.action is Action.STOP and d.restore is None]
     targets = ecs.scalable_targets((s.cluster, s.name) for s, _ in to_stop) if to_stop else {}
 
-    limiter = RateLimiter(rt.settings.requests_per_second)
+    limits = WriteLimits.per_second(rt.settings.writes_per_second)
 
     def act(item: tuple[ServiceView, Decision, Desired | None]) -> Outcome:
         service, decision, desired = item
@@ -189,9 +199,9 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
                 )
                 if decision.restore is None and not hold_off(rt.state, service, restore):
                     return Outcome(service, Decision(Action.SKIP, "another run is already stopping it"))
-                stop_service(ecs, rt.state, limiter, service, restore)
+                stop_service(ecs, rt.state, limits, service, restore)
             elif decision.action is Action.START:
-                start_service(ecs, rt.state, limiter, service, decision)
+                start_service(ecs, rt.state, limits, service, decision)
             elif decision.action is Action.MARK and desired is not None:
                 rt.state.put(
                     service_key(service.cluster, service.name, RECORD),
@@ -228,7 +238,9 @@ def report(rt: Runtime[OffHoursSettings], outcomes: list[Outcome], now: datetime
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=len(group))
     for outcome in outcomes:
-        logger.info(
+        # Services left as they are are the bulk of every tick: they log at DEBUG to keep log volume flat.
+        log = logger.debug if outcome.decision.action is Action.NONE and not outcome.error else logger.info
+        log(
             "off-hours decision",
             extra={
                 "service": outcome.service.key,

@@ -1,0 +1,143 @@
+"""Off-hours at scale: AWS requests per tick for 10 / 100 / 1,000 services (no transition, full transition),
+against the naive per-service approach, and the wall time of a 1,000-service transition under 50 ms latency."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from devtools.platform import ServiceSpec, create_service
+from devtools.template import create_state_table
+from moto import mock_aws
+
+STATE_TABLE = "steward-bench-state"
+SCHEDULES_PARAMETER = "/steward-bench/schedules"
+MIDDAY = "2026-11-27T11:00:00Z"  # Friday 12:00 Berlin: everything on, nothing to do
+EVENING = "2026-11-27T19:00:00Z"  # Friday 20:00 Berlin: everything stops
+SCHEDULES = '{"office-hours": {"timezone": "Europe/Berlin", "periods": [{"days": "mon-fri", "start": "07:00", "stop": "20:00"}]}}'
+
+
+@dataclass
+class TickFigures:
+    services: int
+    scenario: str
+    requests: int
+    budget: int
+    naive: int
+    seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return self.naive / self.requests if self.requests else math.inf
+
+
+def environment(**overrides: str) -> dict[str, str]:
+    return {
+        "STEWARD_ENVIRONMENT": "dev",
+        "DRY_RUN": "false",
+        "STATE_TABLE": STATE_TABLE,
+        "SCHEDULES_PARAMETER": SCHEDULES_PARAMETER,
+        "SLACK_TOKEN_SECRET_ARN": "",
+        "SLACK_CHANNEL": "",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "MOTO_ECS_SERVICE_RUNNING": "1000",
+        **overrides,
+    }
+
+
+@contextmanager
+def platform(services: int) -> Iterator[None]:
+    """`services` tagged services, up to 100 a cluster (1,000 → 10 clusters); every fifth has a scalable target."""
+    clusters = max(1, services // 100)
+    os.environ.update(environment())
+    with mock_aws():
+        session = boto3.session.Session()
+        ecs, autoscaling = session.client("ecs"), session.client("application-autoscaling")
+        create_state_table(session.client("dynamodb"), STATE_TABLE)
+        session.client("ssm").put_parameter(Name=SCHEDULES_PARAMETER, Type="String", Value=SCHEDULES)
+        per_cluster = math.ceil(services / clusters)
+        for index in range(services):
+            cluster = f"bench-{index // per_cluster:02d}"
+            if index % per_cluster == 0:
+                ecs.create_cluster(clusterName=cluster)
+            spec = ServiceSpec(f"svc-{index:04d}", 2, target=(1, 4) if index % 5 == 0 else None)
+            create_service(ecs, autoscaling, spec, cluster=cluster, tags={"steward:schedule": "office-hours"})
+        yield
+
+
+def run_tick(now: str, **env: str) -> tuple[int, float, dict[str, Any]]:
+    from aws_lambda_powertools.utilities import parameters
+
+    from steward.handlers import off_hours
+    from steward.runtime import shared_aws
+    from steward.settings import load_settings
+
+    os.environ.update(environment(**env))
+    load_settings.cache_clear()
+    shared_aws.cache_clear()
+    parameters.clear_caches()
+    started = time.perf_counter()
+    result = off_hours.lambda_handler({"source": "steward.scheduler", "task": "off-hours-tick", "now": now}, _Context())
+    return shared_aws().total_calls, time.perf_counter() - started, result
+
+
+class _Context:
+    function_name = "bench"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+
+def request_counts(sizes: tuple[int, ...] = (10, 100, 1000)) -> list[TickFigures]:
+    figures = []
+    for services in sizes:
+        with platform(services):
+            quiet_requests, quiet_seconds, _ = run_tick(MIDDAY, WRITES_PER_SECOND="100")
+            budget = math.ceil(services / 10) + math.ceil(services / 100) + 20
+            # Naive: list, then one describe and one tag lookup per service.
+            naive = 1 + max(1, services // 100) + 2 * services
+            figures.append(TickFigures(services, "no transition", quiet_requests, budget, naive, quiet_seconds))
+            full_requests, full_seconds, result = run_tick(EVENING, WRITES_PER_SECOND="100")
+            assert len(result["stopped"]) == services, result
+            # Naive stop: describe + tags + scalable-target lookup + record + target + update per service.
+            figures.append(
+                TickFigures(
+                    services, "all stop", full_requests, budget + 4 * services, naive + 4 * services, full_seconds
+                )
+            )
+    return figures
+
+
+def latency_speedup(services: int = 1000, latency: float = 0.05) -> dict[str, float]:
+    """The 1,000-service evening tick with `latency` seconds added to every request: pool vs one at a time."""
+    from steward.adapters import aws as aws_adapter
+
+    original = aws_adapter.AwsClients._count
+
+    def slow(self: Any, model: Any, **kwargs: Any) -> None:
+        time.sleep(latency)
+        original(self, model, **kwargs)
+
+    timings: dict[str, float] = {}
+    aws_adapter.AwsClients._count = slow  # type: ignore[method-assign]
+    try:
+        for label, concurrency, rate in (
+            ("sequential", "1", "100"),
+            ("pool of 8, 10 writes/s", "8", "10"),
+            ("pool of 16, 20 writes/s", "16", "20"),
+        ):
+            with platform(services):
+                requests, seconds, result = run_tick(EVENING, MAX_CONCURRENCY=concurrency, WRITES_PER_SECOND=rate)
+                assert len(result["stopped"]) == services
+                timings[label] = seconds
+                timings[f"{label} requests"] = requests
+    finally:
+        aws_adapter.AwsClients._count = original  # type: ignore[method-assign]
+    return timings
