@@ -11,7 +11,7 @@ os.environ.update(
     {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true"}
 )
 
-from bench import off_hours  # noqa: E402
+from bench import off_hours
 
 RESULTS = Path(__file__).with_name("results.md")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 # Adaptive mode adds client-side rate limiting on top of standard retries; it suits a function that fans out.
 RETRY_CONFIG = Config(
@@ -45,6 +46,11 @@ class AwsClients:
     def _count(self, model: Any, **_: Any) -> None:
         self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
+    def use(self, service: str, client: Any) -> None:
+        """Serve `service` with the given client (a local stand-in) instead of a boto3 one."""
+        with self._lock:
+            self._clients[service] = client
+
     @property
     def total_calls(self) -> int:
         return sum(self.calls.values())
@@ -54,6 +60,30 @@ class AwsClients:
         if service.startswith("_"):
             raise AttributeError(service)
         return self.client(service.replace("_", "-"))
+
+
+TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestThrottledException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalServerError",
+    "ServerException",
+}
+
+
+def is_transient(error: Exception) -> bool:
+    """Throttling and server-side failures are worth retrying (the event goes back to Lambda); the rest are not."""
+    if isinstance(error, ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES or status >= 500
+    return isinstance(error, BotoCoreError)
 
 
 class RateLimiter:

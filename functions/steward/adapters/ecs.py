@@ -10,6 +10,7 @@ from typing import Any
 
 from steward.adapters.aws import AwsClients
 from steward.domain.off_hours import ScalableTarget, ServiceView
+from steward.domain.spot import SpotService, Strategy, StrategyItem
 
 IAM_ACTIONS = {
     "read": [
@@ -19,6 +20,17 @@ IAM_ACTIONS = {
         "application-autoscaling:DescribeScalableTargets",
     ],
     "write": ["ecs:UpdateService", "application-autoscaling:RegisterScalableTarget"],
+}
+SPOT_IAM_ACTIONS = {
+    "read": [
+        "ecs:DescribeServices",
+        "ecs:ListClusters",
+        "ecs:ListContainerInstances",
+        "ecs:DescribeContainerInstances",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
+    ],
+    "write": ["ecs:UpdateService", "ecs:UpdateContainerInstancesState"],
 }
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services a call
@@ -115,6 +127,67 @@ class Ecs:
         self.set_scalable_target(
             cluster, service, ScalableTarget(min_capacity=0, max_capacity=target.max_capacity, suspended=SUSPEND_ALL)
         )
+
+
+class SpotEcs(Ecs):
+    """The calls Spot fallback makes: one service at a time, strategies, and EC2 container instances."""
+
+    def spot_service(self, cluster: str, service: str) -> SpotService | None:
+        raw = self.describe_raw(cluster, service)
+        return spot_service(cluster_name(cluster), raw) if raw else None
+
+    def set_strategy(self, cluster: str, service: str, strategy: Strategy) -> None:
+        # ECS requires a new deployment to change a service's capacity provider strategy.
+        self._aws.ecs.update_service(
+            cluster=cluster,
+            service=service,
+            capacityProviderStrategy=[item.as_api() for item in strategy],
+            forceNewDeployment=True,
+        )
+
+    def container_instance_of(self, instance_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(cluster ARN, container instance) for an EC2 instance registered to any cluster, else None."""
+        for cluster in self.cluster_arns():
+            arns = self._aws.ecs.list_container_instances(
+                cluster=cluster, filter=f"ec2InstanceId == {instance_id}"
+            ).get("containerInstanceArns", [])
+            if arns:
+                described = self._aws.ecs.describe_container_instances(cluster=cluster, containerInstances=arns[:1])
+                instances = described.get("containerInstances", [])
+                if instances:
+                    return cluster, instances[0]
+        return None
+
+    def drain(self, cluster: str, container_instance_arn: str) -> None:
+        self._aws.ecs.update_container_instances_state(
+            cluster=cluster, containerInstances=[container_instance_arn], status="DRAINING"
+        )
+
+    def services_on(self, cluster: str, container_instance_arn: str) -> list[str]:
+        """Names of the services with tasks on the container instance."""
+        task_arns = self._aws.ecs.list_tasks(cluster=cluster, containerInstance=container_instance_arn).get(
+            "taskArns", []
+        )
+        names: set[str] = set()
+        for batch in batched(task_arns, 100):
+            for task in self._aws.ecs.describe_tasks(cluster=cluster, tasks=list(batch)).get("tasks", []):
+                group = task.get("group", "")
+                if group.startswith("service:"):
+                    names.add(group.removeprefix("service:"))
+        return sorted(names)
+
+
+def spot_service(cluster: str, raw: dict[str, Any]) -> SpotService:
+    return SpotService(
+        cluster=cluster,
+        name=raw["serviceName"],
+        desired_count=int(raw.get("desiredCount", 0)),
+        strategy=tuple(StrategyItem.from_api(item) for item in raw.get("capacityProviderStrategy") or []),
+        tags={tag["key"]: tag.get("value", "") for tag in raw.get("tags") or []},
+        launch_type=raw.get("launchType", "") if not raw.get("capacityProviderStrategy") else "",
+        deployment_controller=(raw.get("deploymentController") or {}).get("type", "ECS"),
+        status=raw.get("status", "ACTIVE"),
+    )
 
 
 def service_view(cluster: str, raw: dict[str, Any]) -> ServiceView:

@@ -72,6 +72,48 @@ class StateStore:
         except ClientError as error:
             raise StateUnavailable(f"cannot write {key.pk}/{key.sk}: {error}") from error
 
+    def update(
+        self,
+        key: Key,
+        values: Mapping[str, Any],
+        *,
+        if_absent: Mapping[str, Any] | None = None,
+        condition: str | None = None,
+        condition_values: Mapping[str, Any] | None = None,
+        expires: datetime | None = None,
+    ) -> dict[str, Any] | None:
+        """Set `values` (and `if_absent` only where missing) in one atomic write; return the item as it now is.
+
+        None when `condition` (over attribute names and `:name` values) did not hold.
+        """
+        names: dict[str, str] = {}
+        placeholders: dict[str, Any] = {}
+        clauses = []
+        all_values = {**values, **({"expires_at": int(expires.timestamp())} if expires else {})}
+        for index, (name, value) in enumerate(all_values.items()):
+            names[f"#s{index}"], placeholders[f":s{index}"] = name, value
+            clauses.append(f"#s{index} = :s{index}")
+        for index, (name, value) in enumerate((if_absent or {}).items()):
+            names[f"#a{index}"], placeholders[f":a{index}"] = name, value
+            clauses.append(f"#a{index} = if_not_exists(#a{index}, :a{index})")
+        arguments: dict[str, Any] = {
+            "TableName": self._table_name,
+            "Key": _wire(_key_attributes(key)),
+            "UpdateExpression": "SET " + ", ".join(clauses),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _wire({**placeholders, **(condition_values or {})}),
+            "ReturnValues": "ALL_NEW",
+        }
+        if condition:
+            arguments["ConditionExpression"] = condition
+        try:
+            response = self._aws.dynamodb.update_item(**arguments)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise StateUnavailable(f"cannot update {key.pk}/{key.sk}: {error}") from error
+        return _plain(response.get("Attributes", {}))
+
     def delete(self, key: Key) -> None:
         try:
             self._aws.dynamodb.delete_item(TableName=self._table_name, Key=_wire(_key_attributes(key)))

@@ -1,16 +1,322 @@
-"""Spot-interruption fallback (its behaviour is not built yet: the handler accepts and logs valid signals)."""
+"""Spot fallback: one episode per service per Spot drought, one strategy change into it and one out of it.
 
+First signal for a service, before UpdateService: one atomic write that records the signal and claims the episode,
+one DescribeServices, one write-ahead of the original and fallback strategies. A duplicate signal costs one write
+that finds the episode already claimed (and pushes back the shift-back clock).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from steward.observability import logger
+from steward.adapters.aws import is_transient
+from steward.adapters.ecs import SpotEcs, cluster_name
+from steward.adapters.state import service_key
+from steward.domain import slack as blocks
+from steward.domain.off_hours import CHANNEL_TAG
+from steward.domain.spot import (
+    FARGATE_SPOT,
+    Episode,
+    SpotService,
+    Strategy,
+    StrategyItem,
+    describe_strategy,
+    is_fargate_spot_interruption,
+    is_spot_placement_failure,
+    judge_fallback,
+    judge_shift_back,
+    on_demand_for,
+)
+from steward.models import ServiceAction, SpotInterruptionWarning, SpotShiftBackTick, TaskStateChange
+from steward.observability import logger, metrics
 from steward.runtime import Runtime
 from steward.settings import SpotFallbackSettings
 
+RECORD = "spot-fallback"
+STALE_CLAIM = timedelta(minutes=2)  # a claim this old without a fallback belongs to a crashed invocation
+REMEMBER_REFUSAL = timedelta(minutes=10)  # repeated signals for a service we leave alone cost one write
 
-def handle(rt: Runtime[SpotFallbackSettings], signal: BaseModel) -> dict[str, Any]:
-    logger.info(
-        "spot fallback is not implemented yet; signal accepted, nothing done", extra={"signal": type(signal).__name__}
+
+@dataclass(frozen=True)
+class Signal:
+    cluster: str
+    service: str
+    cause: str
+    at: datetime
+    spot_providers: frozenset[str] = frozenset({FARGATE_SPOT})
+
+
+def handle(rt: Runtime[SpotFallbackSettings], event: BaseModel) -> dict[str, Any]:
+    if isinstance(event, SpotShiftBackTick):
+        return shift_back(rt, event.now)
+    signals = signals_from(rt, event)
+    if isinstance(signals, str):
+        logger.info("not a spot failure", extra={"reason": signals})
+        return {"outcome": "ignored", "reason": signals}
+    results = [fall_back(rt, signal) for signal in signals]
+    return {"outcome": "ok", "services": results}
+
+
+def signals_from(rt: Runtime[SpotFallbackSettings], event: BaseModel) -> list[Signal] | str:
+    """The services a Spot failure hit, or why the event is not one."""
+    if isinstance(event, TaskStateChange):
+        detail = event.detail
+        if not is_fargate_spot_interruption(detail.capacity_provider_name, detail.stop_code, detail.stopped_reason):
+            provider = detail.capacity_provider_name or "no provider"
+            return f"task stop on {provider} ({detail.stop_code or detail.stopped_reason})"
+        if detail.service_name is None:
+            return "a standalone task, not a service's"
+        task = detail.task_arn.rsplit("/", 1)[-1]
+        cause = f"Fargate Spot interruption (task {task[:8]}, {detail.stop_code or 'interrupted'})"
+        return [Signal(cluster_name(detail.cluster_arn), detail.service_name, cause, event.time)]
+    if isinstance(event, ServiceAction):
+        action = event.detail
+        if action.event_name != "SERVICE_TASK_PLACEMENT_FAILURE":
+            return f"service action {action.event_name}"
+        if not is_spot_placement_failure(action.reason, action.capacity_provider_arns):
+            return f"placement failure {action.reason} without a Spot provider"
+        try:
+            service = event.service_arn.rsplit("/", 1)[-1]
+        except ValueError as error:
+            return str(error)
+        cause = f"Spot placement failure ({action.reason})"
+        return [Signal(cluster_name(action.cluster_arn), service, cause, event.time)]
+    if isinstance(event, SpotInterruptionWarning):
+        return ec2_signals(rt, event)
+    return f"{type(event).__name__} is not a Spot signal"
+
+
+def ec2_signals(rt: Runtime[SpotFallbackSettings], event: SpotInterruptionWarning) -> list[Signal] | str:
+    """An EC2 Spot instance about to go: drain it, and fall back every service with tasks on it."""
+    ecs = SpotEcs(rt.aws)
+    instance_id = event.detail.instance_id
+    found = ecs.container_instance_of(instance_id)
+    if found is None:
+        return f"instance {instance_id} is not an ECS container instance in any cluster"
+    cluster, instance = found
+    provider = instance.get("capacityProviderName", "")
+    if not provider:
+        return f"instance {instance_id} belongs to no capacity provider"
+    if not rt.settings.dry_run:
+        ecs.drain(cluster, instance["containerInstanceArn"])
+    cause = f"EC2 Spot interruption warning for {instance_id} ({provider})"
+    services = ecs.services_on(cluster, instance["containerInstanceArn"])
+    if not services:
+        return f"instance {instance_id} drained; no service tasks on it"
+    return [Signal(cluster_name(cluster), name, cause, event.time, frozenset({provider})) for name in services]
+
+
+# ------------------------------------------------------------------------------------------ fallback
+
+
+def fall_back(rt: Runtime[SpotFallbackSettings], signal: Signal) -> dict[str, Any]:
+    key = service_key(signal.cluster, signal.service, RECORD)
+    label = f"{signal.cluster}/{signal.service}"
+    claim = uuid.uuid4().hex
+    at = signal.at.isoformat()
+    record: dict[str, Any] | None
+    if rt.settings.dry_run:
+        record = rt.state.get(key) or {"claim_id": claim}
+    else:
+        record = rt.state.update(key, {"last_signal_at": at}, if_absent={"claim_id": claim, "claimed_at": at})
+    if record is None:
+        raise RuntimeError(f"unconditional update of {label} returned nothing")
+    if record.get("status") == "fallback":
+        return _result(label, "duplicate", f"already on on-demand since {record.get('fell_back_at')}")
+    if (
+        record.get("status") == "ignored"
+        and datetime.fromisoformat(record["claimed_at"]) + REMEMBER_REFUSAL > signal.at
+    ):
+        return _result(label, "left alone", str(record.get("reason", "")))
+    if record.get("claim_id") != claim and not _stale(record, signal.at):
+        return _result(label, "duplicate", "another invocation is handling this episode")
+
+    ecs = SpotEcs(rt.aws)
+    service = ecs.spot_service(signal.cluster, signal.service)
+    if service is None:
+        return _refuse(rt, key, signal, claim, "service not found")
+    spot = set(signal.spot_providers)
+    verdict = judge_fallback(service, spot, on_demand_for(service, spot))
+    if not verdict.act:
+        return _refuse(rt, key, signal, claim, verdict.reason)
+
+    if rt.settings.dry_run:
+        report_fallback(rt, service, signal, verdict.fallback, dry=True)
+        return _result(
+            label, "would fall back", f"{describe_strategy(service.strategy)} → {describe_strategy(verdict.fallback)}"
+        )
+
+    rt.state.update(
+        key,
+        {
+            "status": "fallback",
+            "claim_id": claim,
+            "claimed_at": at,
+            "original": [item.as_api() for item in service.strategy],
+            "fallback": [item.as_api() for item in verdict.fallback],
+            "fell_back_at": at,
+            "cause": signal.cause,
+        },
     )
-    return {"outcome": "accepted", "actions": [], "reason": "spot fallback is not implemented yet"}
+    try:
+        ecs.set_strategy(signal.cluster, signal.service, verdict.fallback)
+    except (ClientError, BotoCoreError) as error:
+        rt.state.delete(key)  # the episode did not start: a later signal must be free to try again
+        metrics.add_metric(name="SpotFallbackFailures", unit=MetricUnit.Count, value=1)
+        if is_transient(error):
+            raise  # retries ran out: Lambda retries the event, then the dead-letter queue keeps it
+        logger.error("spot fallback failed", extra={"service": label, "error": str(error)})
+        report_failure(rt, service, signal, str(error))
+        return _result(label, "failed", str(error))
+    metrics.add_metric(name="SpotFallbacks", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "spot fallback", extra={"service": label, "cause": signal.cause, "to": describe_strategy(verdict.fallback)}
+    )
+    report_fallback(rt, service, signal, verdict.fallback, dry=False)
+    return _result(label, "fell back", f"{describe_strategy(service.strategy)} → {describe_strategy(verdict.fallback)}")
+
+
+def _stale(record: dict[str, Any], now: datetime) -> bool:
+    claimed_at = record.get("claimed_at")
+    return bool(claimed_at) and now - datetime.fromisoformat(str(claimed_at)) > STALE_CLAIM
+
+
+def _refuse(rt: Runtime[SpotFallbackSettings], key: Any, signal: Signal, claim: str, reason: str) -> dict[str, Any]:
+    label = f"{signal.cluster}/{signal.service}"
+    logger.info("spot fallback declined", extra={"service": label, "reason": reason, "cause": signal.cause})
+    metrics.add_metric(name="SpotFallbacksDeclined", unit=MetricUnit.Count, value=1)
+    if not rt.settings.dry_run:
+        rt.state.update(
+            key,
+            {"status": "ignored", "reason": reason, "claim_id": claim, "claimed_at": signal.at.isoformat()},
+            expires=signal.at + REMEMBER_REFUSAL,
+        )
+    return _result(label, "left alone", reason)
+
+
+def _result(service: str, outcome: str, reason: str) -> dict[str, Any]:
+    return {"service": service, "outcome": outcome, "reason": reason}
+
+
+# ------------------------------------------------------------------------------------------ shift back
+
+
+def episode_from(item: dict[str, Any]) -> Episode:
+    return Episode(
+        original=tuple(StrategyItem.from_api(raw) for raw in item["original"]),
+        fallback=tuple(StrategyItem.from_api(raw) for raw in item["fallback"]),
+        fell_back_at=datetime.fromisoformat(item["fell_back_at"]),
+        last_signal_at=datetime.fromisoformat(item["last_signal_at"]),
+        cause=str(item.get("cause", "")),
+    )
+
+
+def shift_back(rt: Runtime[SpotFallbackSettings], now: datetime) -> dict[str, Any]:
+    stable = timedelta(minutes=rt.settings.stable_minutes)
+    ecs = SpotEcs(rt.aws)
+    results = []
+    for item in rt.state.records(RECORD):
+        if item.get("status") != "fallback":
+            continue
+        cluster, _, name = item["pk"].removeprefix("service#").partition("/")
+        label = f"{cluster}/{name}"
+        episode = episode_from(item)
+        if now - episode.last_signal_at < stable:
+            results.append(_result(label, "waiting", judge_shift_back(episode, episode.fallback, now, stable).reason))
+            continue
+        service = ecs.spot_service(cluster, name)
+        key = service_key(cluster, name, RECORD)
+        if service is None:
+            if not rt.settings.dry_run:
+                rt.state.delete(key)
+            results.append(_result(label, "forgotten", "service no longer exists"))
+            continue
+        verdict = judge_shift_back(episode, service.strategy, now, stable)
+        if not verdict.act:
+            if not rt.settings.dry_run:
+                rt.state.delete(key)
+            results.append(_result(label, "forgotten", verdict.reason))
+            continue
+        if not rt.settings.dry_run:
+            ecs.set_strategy(cluster, name, episode.original)
+            rt.state.delete(key)
+            metrics.add_metric(name="SpotShiftBacks", unit=MetricUnit.Count, value=1)
+        report_shift_back(rt, service, episode, now, dry=rt.settings.dry_run)
+        results.append(
+            _result(label, "shifted back", f"{verdict.reason}; back to {describe_strategy(episode.original)}")
+        )
+    return {"outcome": "dry-run" if rt.settings.dry_run else "ok", "services": results}
+
+
+# ------------------------------------------------------------------------------------------ Slack
+
+
+def report_fallback(
+    rt: Runtime[SpotFallbackSettings], service: SpotService, signal: Signal, to: Strategy, dry: bool
+) -> None:
+    prefix = "[dry run] " if dry else ""
+    title = f"{prefix}Spot fallback: {service.name} moved to on-demand"
+    rt.slack.post(
+        blocks.SlackMessage(
+            text=f"{title} ({signal.cause})",
+            channel=service.tags.get(CHANNEL_TAG),
+            blocks=(
+                blocks.header(title),
+                blocks.section(
+                    f"*{blocks.escape(service.cluster)}/{blocks.escape(service.name)}* — {blocks.escape(signal.cause)}",
+                    fields=[
+                        f"*Was*\n{describe_strategy(service.strategy)}",
+                        f"*Now*\n{describe_strategy(to)}",
+                    ],
+                ),
+                blocks.context("Steward shifts it back once Spot has been quiet for the stable period."),
+            ),
+        )
+    )
+
+
+def report_failure(rt: Runtime[SpotFallbackSettings], service: SpotService, signal: Signal, error: str) -> None:
+    title = f"Spot fallback failed: {service.name} is still on Spot"
+    rt.slack.post(
+        blocks.SlackMessage(
+            text=f"{title}: {error}",
+            channel=service.tags.get(CHANNEL_TAG),
+            blocks=(
+                blocks.header(title),
+                blocks.section(f"{blocks.escape(signal.cause)}\n`{blocks.escape(error[:500])}`"),
+                blocks.context("Steward tries again on the next Spot signal for this service."),
+            ),
+        )
+    )
+
+
+def report_shift_back(
+    rt: Runtime[SpotFallbackSettings], service: SpotService, episode: Episode, now: datetime, dry: bool
+) -> None:
+    minutes = int((now - episode.fell_back_at).total_seconds() // 60)
+    on_demand_for_text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    title = f"{'[dry run] ' if dry else ''}Spot fallback over: {service.name} back on Spot"
+    rt.slack.post(
+        blocks.SlackMessage(
+            text=f"{title} after {on_demand_for_text} on on-demand",
+            channel=service.tags.get(CHANNEL_TAG),
+            blocks=(
+                blocks.header(title),
+                blocks.section(
+                    f"*{blocks.escape(service.cluster)}/{blocks.escape(service.name)}* ran on on-demand for "
+                    f"{on_demand_for_text} after {blocks.escape(episode.cause)}.",
+                    fields=[
+                        f"*Was*\n{describe_strategy(episode.fallback)}",
+                        f"*Now*\n{describe_strategy(episode.original)}",
+                    ],
+                ),
+            ),
+        )
+    )

@@ -1,0 +1,152 @@
+"""Spot fallback decisions: is this a Spot failure, may we act on this service, what on-demand strategy keeps its
+capacity, and is Spot stable enough to go back."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+SPOT_FALLBACK_TAG = "steward:spot-fallback"
+ON_DEMAND_PROVIDER_TAG = "steward:on-demand-provider"
+FARGATE, FARGATE_SPOT = "FARGATE", "FARGATE_SPOT"
+SPOT_STOP_CODES = {"SpotInterruption", "TerminationNotice"}
+SPOT_STOP_REASON = "Your Spot Task was interrupted"
+
+
+@dataclass(frozen=True)
+class StrategyItem:
+    provider: str
+    weight: int = 0
+    base: int = 0
+
+    def as_api(self) -> dict[str, Any]:
+        return {"capacityProvider": self.provider, "weight": self.weight, "base": self.base}
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> StrategyItem:
+        return cls(
+            provider=str(raw["capacityProvider"]), weight=int(raw.get("weight", 0)), base=int(raw.get("base", 0))
+        )
+
+
+Strategy = tuple[StrategyItem, ...]
+
+
+def describe_strategy(strategy: Strategy) -> str:
+    """'FARGATE_SPOT base 2 weight 1 + FARGATE weight 1', as people write it."""
+    parts = []
+    for item in strategy:
+        words = [item.provider] + ([f"base {item.base}"] if item.base else []) + [f"weight {item.weight}"]
+        parts.append(" ".join(words))
+    return " + ".join(parts) or "(none)"
+
+
+@dataclass(frozen=True)
+class SpotService:
+    """What the fallback needs to know about a live service."""
+
+    cluster: str
+    name: str
+    desired_count: int
+    strategy: Strategy
+    tags: dict[str, str]
+    launch_type: str = ""
+    deployment_controller: str = "ECS"
+    status: str = "ACTIVE"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    act: bool
+    reason: str
+    fallback: Strategy = ()
+
+
+def is_fargate_spot_interruption(capacity_provider: str, stop_code: str, stopped_reason: str) -> bool:
+    """`launchType` says FARGATE even for Spot tasks, so only the capacity provider tells."""
+    if capacity_provider != FARGATE_SPOT:
+        return False
+    return stop_code in SPOT_STOP_CODES or stopped_reason.startswith(SPOT_STOP_REASON)
+
+
+def is_spot_placement_failure(reason: str, capacity_provider_arns: list[str]) -> bool:
+    providers = {arn.rsplit("/", 1)[-1] for arn in capacity_provider_arns}
+    return reason.startswith("RESOURCE:") and FARGATE_SPOT in providers
+
+
+def fallback_strategy(strategy: Strategy, spot_providers: set[str], on_demand: str) -> Strategy:
+    """Move every Spot item's weight and base to the on-demand provider, keeping the order of first appearance."""
+    merged: dict[str, StrategyItem] = {}
+    for item in strategy:
+        provider = on_demand if item.provider in spot_providers else item.provider
+        current = merged.get(provider, StrategyItem(provider))
+        merged[provider] = StrategyItem(provider, current.weight + item.weight, current.base + item.base)
+    result = tuple(merged.values())
+    if all(item.weight == 0 for item in result):
+        # ECS needs a weight somewhere once the base is placed; one keeps the capacity going to the same provider.
+        result = tuple(StrategyItem(i.provider, 1 if i.provider == on_demand else i.weight, i.base) for i in result)
+    return result
+
+
+def judge_fallback(service: SpotService, spot_providers: set[str], on_demand: str | None) -> Verdict:
+    """May Steward shift this service to on-demand, and to what? Every refusal says why."""
+    if service.status != "ACTIVE":
+        return Verdict(False, f"service is {service.status}")
+    if service.tags.get(SPOT_FALLBACK_TAG, "").lower() != "on":
+        return Verdict(False, "not opted in (steward:spot-fallback is not 'on')")
+    if service.deployment_controller != "ECS":
+        return Verdict(
+            False, f"{service.deployment_controller} deployment controller: its strategy is not Steward's to change"
+        )
+    if service.launch_type and not service.strategy:
+        return Verdict(False, f"uses launch type {service.launch_type}, not a capacity provider strategy")
+    if service.desired_count == 0:
+        return Verdict(False, "desired count 0 (scaled to zero or held off by off-hours)")
+    on_spot = {item.provider for item in service.strategy} & spot_providers
+    if not on_spot:
+        return Verdict(False, f"no Spot provider in its strategy ({describe_strategy(service.strategy)})")
+    if on_demand is None:
+        return Verdict(False, "no on-demand capacity provider to fall back to; tag steward:on-demand-provider")
+    fargate = {FARGATE, FARGATE_SPOT}
+    if (on_demand in fargate) != bool(on_spot & fargate):
+        return Verdict(False, f"{on_demand} would mix Fargate and Auto Scaling group providers")
+    return Verdict(
+        True, "Spot capacity failed the service", fallback_strategy(service.strategy, spot_providers, on_demand)
+    )
+
+
+def on_demand_for(service: SpotService, spot_providers: set[str]) -> str | None:
+    """FARGATE for FARGATE_SPOT; for an EC2 Spot provider, the tagged one or the single other provider in use."""
+    override = service.tags.get(ON_DEMAND_PROVIDER_TAG)
+    if override:
+        return override
+    in_use = [item.provider for item in service.strategy]
+    if any(provider == FARGATE_SPOT for provider in in_use if provider in spot_providers):
+        return FARGATE
+    others = [
+        provider for provider in in_use if provider not in spot_providers and provider not in (FARGATE, FARGATE_SPOT)
+    ]
+    return others[0] if len(others) == 1 else None
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One Spot drought for one service: what it ran on before, what Steward put it on, and when Spot last failed."""
+
+    original: Strategy
+    fallback: Strategy
+    fell_back_at: datetime
+    last_signal_at: datetime
+    cause: str
+
+
+def judge_shift_back(episode: Episode, current: Strategy, now: datetime, stable: timedelta) -> Verdict:
+    quiet_for = now - episode.last_signal_at
+    if quiet_for < stable:
+        minutes = math.ceil((stable - quiet_for).total_seconds() / 60)
+        return Verdict(False, f"Spot failed {int(quiet_for.total_seconds() // 60)} min ago; {minutes} min until stable")
+    if set(current) != set(episode.fallback):
+        return Verdict(False, "its strategy was changed by someone else since the fallback; leaving it as they set it")
+    return Verdict(True, f"no Spot failure for {int(quiet_for.total_seconds() // 60)} min", episode.original)

@@ -1,0 +1,307 @@
+"""Spot fallback through the real handler. DynamoDB, Secrets Manager and ECS services are moto; moto keeps no
+capacity provider strategy on services, so ECS goes through devtools.StrategyOverlay, which keeps the strategy
+beside moto and adds it to DescribeServices. Every other ECS call reaches moto unchanged."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from devtools.platform import CLUSTER, ServiceSpec, create_service
+from devtools.slack_standin import SlackStandIn
+from devtools.strategy_overlay import StrategyOverlay
+
+from steward.handlers import spot_fallback
+from steward.runtime import shared_aws
+from tests.conftest import STATE_TABLE, load_event
+
+SPOT_BASE = [{"capacityProvider": "FARGATE_SPOT", "base": 2, "weight": 1}, {"capacityProvider": "FARGATE", "weight": 1}]
+ON_DEMAND_BASE = [
+    {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+    {"capacityProvider": "FARGATE_SPOT", "weight": 3},
+]
+INTERRUPTED_AT = datetime.fromisoformat("2026-11-27T15:14:03+00:00")
+
+
+def interruption(
+    task: int = 0, version: int = 3, time: str = "2026-11-27T15:14:03Z", service: str = "llm-orchestrator"
+) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("spot_fallback/FargateSpotTaskStopped--spot-interruption.json"))
+    task_arn = f"arn:aws:ecs:eu-central-1:111122223333:task/pyairtable-dev/{task:032x}"
+    event["id"] = f"00000000-0000-4000-8000-{task:06d}{version:06d}"
+    event["time"] = time
+    event["detail"].update(taskArn=task_arn, version=version, group=f"service:{service}")
+    return event
+
+
+def shift_back_tick(now: datetime) -> dict[str, Any]:
+    return {"source": "steward.scheduler", "task": "spot-shift-back", "now": now.isoformat()}
+
+
+@pytest.fixture
+def ecs(aws: None) -> StrategyOverlay:
+    session = boto3.session.Session()
+    session.client("ecs").create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
+    overlay = StrategyOverlay(session.client("ecs"))
+    shared_aws().use("ecs", overlay)
+    return overlay
+
+
+def add_service(
+    ecs: StrategyOverlay, name: str, strategy: list[dict[str, Any]] | None, desired: int = 2, **tags: str
+) -> None:
+    session = boto3.session.Session()
+    all_tags = {"steward:spot-fallback": "on", **tags}
+    create_service(
+        session.client("ecs"), session.client("application-autoscaling"), ServiceSpec(name, desired), tags=all_tags
+    )
+    if strategy is not None:
+        ecs.set_strategy(CLUSTER, name, strategy)
+
+
+def strategy_of(ecs: StrategyOverlay, name: str) -> list[dict[str, Any]]:
+    return ecs.strategies[(CLUSTER, name)]
+
+
+def episodes() -> list[dict[str, Any]]:
+    items = boto3.client("dynamodb").scan(TableName=STATE_TABLE)["Items"]
+    return [
+        item for item in items if item["sk"]["S"] == "spot-fallback" and item.get("status", {}).get("S") == "fallback"
+    ]
+
+
+def test_a_spot_interruption_moves_base_and_weight_to_on_demand_with_a_new_deployment(
+    ecs: StrategyOverlay, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+
+    result = spot_fallback.lambda_handler(interruption(), lambda_context)
+
+    assert result["services"][0]["outcome"] == "fell back"
+    assert strategy_of(ecs, "llm-orchestrator") == [{"capacityProvider": "FARGATE", "weight": 2, "base": 2}]
+    [update] = ecs.updates
+    assert update["forceNewDeployment"] is True
+    assert len(episodes()) == 1
+    [message] = slack.messages
+    assert "llm-orchestrator moved to on-demand" in message.text
+    fields = [f["text"] for f in message.blocks[1]["fields"]]
+    assert fields == ["*Was*\nFARGATE_SPOT base 2 weight 1 + FARGATE weight 1", "*Now*\nFARGATE base 2 weight 2"]
+
+
+def test_the_first_signal_needs_three_requests_before_update_service_and_a_duplicate_one(
+    ecs: StrategyOverlay, lambda_context: Any
+) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    aws = shared_aws()
+
+    spot_fallback.lambda_handler(interruption(), lambda_context)
+    first = aws.total_calls + sum(count for name, count in ecs.calls.items() if name != "update_service")
+    assert ecs.calls["update_service"] == 1
+    assert first <= 3 + 1  # + the Slack token read, which is cached for the container afterwards
+    before = aws.total_calls + sum(ecs.calls.values())
+
+    spot_fallback.lambda_handler(interruption(task=1), lambda_context)
+
+    assert aws.total_calls + sum(ecs.calls.values()) - before == 1
+    assert aws.calls["dynamodb.UpdateItem"] >= 3
+
+
+def test_an_interruption_wave_of_twenty_task_events_causes_one_update(
+    ecs: StrategyOverlay, lambda_context: Any
+) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    wave = [interruption(task=t, version=v) for t in range(10) for v in (2, 3)]
+
+    outcomes = [spot_fallback.lambda_handler(event, lambda_context)["services"][0]["outcome"] for event in wave]
+
+    assert outcomes.count("fell back") == 1
+    assert outcomes.count("duplicate") == 19
+    assert len(ecs.updates) == 1
+
+
+def test_duplicate_and_out_of_order_delivery_cause_one_update(ecs: StrategyOverlay, lambda_context: Any) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    later, earlier = interruption(version=3, time="2026-11-27T15:14:09Z"), interruption(version=2)
+
+    for event in (later, later, earlier, later):
+        spot_fallback.lambda_handler(event, lambda_context)
+
+    assert len(ecs.updates) == 1
+
+
+def test_a_base_on_on_demand_is_kept_and_the_exact_original_comes_back(
+    ecs: StrategyOverlay, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    add_service(ecs, "frontend", ON_DEMAND_BASE)
+
+    spot_fallback.lambda_handler(interruption(service="frontend"), lambda_context)
+    assert strategy_of(ecs, "frontend") == [{"capacityProvider": "FARGATE", "weight": 4, "base": 1}]
+    result = spot_fallback.lambda_handler(shift_back_tick(INTERRUPTED_AT + timedelta(minutes=46)), lambda_context)
+
+    assert result["services"][0]["outcome"] == "shifted back"
+    assert strategy_of(ecs, "frontend") == [{"base": 0, "weight": 0, **item} for item in ON_DEMAND_BASE]
+    assert ecs.updates[-1]["forceNewDeployment"] is True
+    assert episodes() == []
+    assert "back on Spot" in slack.messages[-1].text
+    assert "ran on on-demand for 46 min" in slack.messages[-1].blocks[1]["text"]["text"]
+
+
+def test_spot_flapping_inside_the_stable_period_means_one_fallback_and_no_early_shift_back(
+    ecs: StrategyOverlay, lambda_context: Any
+) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    spot_fallback.lambda_handler(interruption(), lambda_context)
+    # Spot comes and goes: another failure 30 minutes later restarts the stable clock.
+    spot_fallback.lambda_handler(interruption(task=7, time="2026-11-27T15:44:03Z"), lambda_context)
+
+    for minutes in (5, 30, 46, 60, 74):
+        result = spot_fallback.lambda_handler(
+            shift_back_tick(INTERRUPTED_AT + timedelta(minutes=minutes)), lambda_context
+        )
+        assert result["services"][0]["outcome"] == "waiting", minutes
+    result = spot_fallback.lambda_handler(shift_back_tick(INTERRUPTED_AT + timedelta(minutes=76)), lambda_context)
+
+    assert result["services"][0]["outcome"] == "shifted back"
+    assert len(ecs.updates) == 2  # one fallback, one shift back
+    assert strategy_of(ecs, "llm-orchestrator") == [{"base": 0, "weight": 0, **item} for item in SPOT_BASE]
+
+
+def test_a_strategy_changed_by_hand_during_the_episode_is_left_as_set(
+    ecs: StrategyOverlay, lambda_context: Any
+) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    spot_fallback.lambda_handler(interruption(), lambda_context)
+    ecs.set_strategy(CLUSTER, "llm-orchestrator", [{"capacityProvider": "FARGATE", "weight": 1}])
+
+    result = spot_fallback.lambda_handler(shift_back_tick(INTERRUPTED_AT + timedelta(hours=2)), lambda_context)
+
+    assert result["services"][0]["outcome"] == "forgotten"
+    assert "changed by someone else" in result["services"][0]["reason"]
+    assert strategy_of(ecs, "llm-orchestrator") == [{"base": 0, "capacityProvider": "FARGATE", "weight": 1}]
+    assert episodes() == []
+
+
+@pytest.mark.parametrize(
+    ("strategy", "desired", "tags", "reason"),
+    [
+        ([{"capacityProvider": "FARGATE", "weight": 1}], 2, {}, "no Spot provider"),
+        (None, 2, {}, "launch type"),
+        (SPOT_BASE, 0, {}, "desired count 0"),
+        (SPOT_BASE, 2, {"steward:spot-fallback": "off"}, "not opted in"),
+    ],
+)
+def test_services_steward_must_not_touch_are_left_alone_with_the_reason(
+    ecs: StrategyOverlay, lambda_context: Any, strategy: Any, desired: int, tags: dict[str, str], reason: str
+) -> None:
+    add_service(ecs, "llm-orchestrator", strategy, desired=desired, **tags)
+
+    result = spot_fallback.lambda_handler(interruption(), lambda_context)
+    again = spot_fallback.lambda_handler(interruption(task=2), lambda_context)
+
+    assert result["services"][0]["outcome"] == "left alone"
+    assert reason in result["services"][0]["reason"]
+    assert again["services"][0]["outcome"] == "left alone"
+    assert ecs.updates == []
+
+
+def test_code_deploy_services_are_left_alone(ecs: StrategyOverlay, lambda_context: Any) -> None:
+    session = boto3.session.Session()
+    session.client("ecs").register_task_definition(
+        family="blue-green", containerDefinitions=[{"name": "app", "image": "app", "memory": 512}]
+    )
+    session.client("ecs").create_service(
+        cluster=CLUSTER,
+        serviceName="blue-green",
+        taskDefinition="blue-green",
+        desiredCount=2,
+        deploymentController={"type": "CODE_DEPLOY"},
+        tags=[{"key": "steward:spot-fallback", "value": "on"}],
+    )
+    ecs.set_strategy(CLUSTER, "blue-green", SPOT_BASE)
+
+    result = spot_fallback.lambda_handler(interruption(service="blue-green"), lambda_context)
+
+    assert "CODE_DEPLOY deployment controller" in result["services"][0]["reason"]
+    assert ecs.updates == []
+
+
+def test_a_placement_failure_on_fargate_spot_falls_back_and_one_without_spot_is_ignored(
+    ecs: StrategyOverlay, lambda_context: Any
+) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    failure = load_event("spot_fallback/PlacementFailed--fargate-spot.json")
+    on_demand_failure = copy.deepcopy(failure)
+    on_demand_failure["detail"]["capacityProviderArns"] = [
+        "arn:aws:ecs:eu-central-1:111122223333:capacity-provider/FARGATE"
+    ]
+
+    ignored = spot_fallback.lambda_handler(on_demand_failure, lambda_context)
+    results = [spot_fallback.lambda_handler(failure, lambda_context) for _ in range(3)]
+
+    assert ignored["outcome"] == "ignored"
+    assert [r["services"][0]["outcome"] for r in results] == ["fell back", "duplicate", "duplicate"]
+    assert len(ecs.updates) == 1
+
+
+def test_an_ec2_spot_warning_for_an_instance_in_no_cluster_is_ignored(
+    ecs: StrategyOverlay, lambda_context: Any
+) -> None:
+    result = spot_fallback.lambda_handler(load_event("spot_fallback/Ec2SpotWarning--instance.json"), lambda_context)
+
+    assert result["outcome"] == "ignored"
+    assert "not an ECS container instance" in result["reason"]
+    assert ecs.updates == []
+
+
+def test_dry_run_reports_the_fallback_and_changes_nothing(
+    ecs: StrategyOverlay, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRY_RUN", "true")
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+
+    result = spot_fallback.lambda_handler(interruption(), lambda_context)
+
+    assert result["services"][0]["outcome"] == "would fall back"
+    assert ecs.updates == []
+    assert episodes() == []
+    assert slack.messages[0].text.startswith("[dry run] Spot fallback")
+
+
+def test_access_denied_on_the_update_is_reported_and_the_next_signal_may_try_again(
+    ecs: StrategyOverlay, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    real_update = ecs.update_service
+
+    def denied(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "UpdateService")
+
+    monkeypatch.setattr(ecs, "update_service", denied)
+    failed = spot_fallback.lambda_handler(interruption(), lambda_context)
+    monkeypatch.setattr(ecs, "update_service", real_update)
+    retried = spot_fallback.lambda_handler(interruption(task=3), lambda_context)
+
+    assert failed["services"][0]["outcome"] == "failed"
+    assert "Spot fallback failed" in slack.messages[0].text
+    assert retried["services"][0]["outcome"] == "fell back"
+
+
+def test_a_throttled_update_raises_so_lambda_retries_the_event(
+    ecs: StrategyOverlay, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+
+    def throttled(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "UpdateService")
+
+    monkeypatch.setattr(ecs, "update_service", throttled)
+    with pytest.raises(ClientError):
+        spot_fallback.lambda_handler(interruption(), lambda_context)
+    assert episodes() == []
