@@ -1,5 +1,5 @@
 """Spot fallback through the real handler. DynamoDB, Secrets Manager and ECS services are moto; moto keeps no
-capacity provider strategy on services, so ECS goes through devtools.StrategyOverlay, which keeps the strategy
+capacity provider strategy on services, so ECS goes through devtools.ecs_overlay.EcsOverlay, which keeps the strategy
 beside moto and adds it to DescribeServices. Every other ECS call reaches moto unchanged."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 
 import boto3
 import pytest
+from devtools.ecs_overlay import EcsOverlay
 from devtools.platform import CLUSTER, ServiceSpec, create_service
 from devtools.slack_standin import SlackStandIn
-from devtools.strategy_overlay import StrategyOverlay
 
 from steward.handlers import spot_fallback
 from steward.runtime import shared_aws
@@ -42,16 +42,16 @@ def shift_back_tick(now: datetime) -> dict[str, Any]:
 
 
 @pytest.fixture
-def ecs(aws: None) -> StrategyOverlay:
+def ecs(aws: None) -> EcsOverlay:
     session = boto3.session.Session()
     session.client("ecs").create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
-    overlay = StrategyOverlay(session.client("ecs"))
+    overlay = EcsOverlay(session.client("ecs"))
     shared_aws().use("ecs", overlay)
     return overlay
 
 
 def add_service(
-    ecs: StrategyOverlay, name: str, strategy: list[dict[str, Any]] | None, desired: int = 2, **tags: str
+    ecs: EcsOverlay, name: str, strategy: list[dict[str, Any]] | None, desired: int = 2, **tags: str
 ) -> None:
     session = boto3.session.Session()
     all_tags = {"steward:spot-fallback": "on", **tags}
@@ -62,7 +62,7 @@ def add_service(
         ecs.set_strategy(CLUSTER, name, strategy)
 
 
-def strategy_of(ecs: StrategyOverlay, name: str) -> list[dict[str, Any]]:
+def strategy_of(ecs: EcsOverlay, name: str) -> list[dict[str, Any]]:
     return ecs.strategies[(CLUSTER, name)]
 
 
@@ -74,7 +74,7 @@ def episodes() -> list[dict[str, Any]]:
 
 
 def test_a_spot_interruption_moves_base_and_weight_to_on_demand_with_a_new_deployment(
-    ecs: StrategyOverlay, lambda_context: Any, slack: SlackStandIn
+    ecs: EcsOverlay, lambda_context: Any, slack: SlackStandIn
 ) -> None:
     add_service(ecs, "llm-orchestrator", SPOT_BASE)
 
@@ -92,7 +92,7 @@ def test_a_spot_interruption_moves_base_and_weight_to_on_demand_with_a_new_deplo
 
 
 def test_the_first_signal_needs_three_requests_before_update_service_and_a_duplicate_one(
-    ecs: StrategyOverlay, lambda_context: Any
+    ecs: EcsOverlay, lambda_context: Any
 ) -> None:
     add_service(ecs, "llm-orchestrator", SPOT_BASE)
     aws = shared_aws()
@@ -109,9 +109,7 @@ def test_the_first_signal_needs_three_requests_before_update_service_and_a_dupli
     assert aws.calls["dynamodb.UpdateItem"] >= 3
 
 
-def test_an_interruption_wave_of_twenty_task_events_causes_one_update(
-    ecs: StrategyOverlay, lambda_context: Any
-) -> None:
+def test_an_interruption_wave_of_twenty_task_events_causes_one_update(ecs: EcsOverlay, lambda_context: Any) -> None:
     add_service(ecs, "llm-orchestrator", SPOT_BASE)
     wave = [interruption(task=t, version=v) for t in range(10) for v in (2, 3)]
 
@@ -122,7 +120,7 @@ def test_an_interruption_wave_of_twenty_task_events_causes_one_update(
     assert len(ecs.updates) == 1
 
 
-def test_duplicate_and_out_of_order_delivery_cause_one_update(ecs: StrategyOverlay, lambda_context: Any) -> None:
+def test_duplicate_and_out_of_order_delivery_cause_one_update(ecs: EcsOverlay, lambda_context: Any) -> None:
     add_service(ecs, "llm-orchestrator", SPOT_BASE)
     later, earlier = interruption(version=3, time="2026-11-27T15:14:09Z"), interruption(version=2)
 
@@ -133,7 +131,7 @@ def test_duplicate_and_out_of_order_delivery_cause_one_update(ecs: StrategyOverl
 
 
 def test_a_base_on_on_demand_is_kept_and_the_exact_original_comes_back(
-    ecs: StrategyOverlay, lambda_context: Any, slack: SlackStandIn
+    ecs: EcsOverlay, lambda_context: Any, slack: SlackStandIn
 ) -> None:
     add_service(ecs, "frontend", ON_DEMAND_BASE)
 
@@ -150,7 +148,7 @@ def test_a_base_on_on_demand_is_kept_and_the_exact_original_comes_back(
 
 
 def test_spot_flapping_inside_the_stable_period_means_one_fallback_and_no_early_shift_back(
-    ecs: StrategyOverlay, lambda_context: Any
+    ecs: EcsOverlay, lambda_context: Any
 ) -> None:
     add_service(ecs, "llm-orchestrator", SPOT_BASE)
     spot_fallback.lambda_handler(interruption(), lambda_context)
@@ -169,9 +167,7 @@ def test_spot_flapping_inside_the_stable_period_means_one_fallback_and_no_early_
     assert strategy_of(ecs, "llm-orchestrator") == [{"base": 0, "weight": 0, **item} for item in SPOT_BASE]
 
 
-def test_a_strategy_changed_by_hand_during_the_episode_is_left_as_set(
-    ecs: StrategyOverlay, lambda_context: Any
-) -> None:
+def test_a_strategy_changed_by_hand_during_the_episode_is_left_as_set(ecs: EcsOverlay, lambda_context: Any) -> None:
     add_service(ecs, "llm-orchestrator", SPOT_BASE)
     spot_fallback.lambda_handler(interruption(), lambda_context)
     ecs.set_strategy(CLUSTER, "llm-orchestrator", [{"capacityProvider": "FARGATE", "weight": 1}])
@@ -194,7 +190,7 @@ def test_a_strategy_changed_by_hand_during_the_episode_is_left_as_set(
     ],
 )
 def test_services_steward_must_not_touch_are_left_alone_with_the_reason(
-    ecs: StrategyOverlay, lambda_context: Any, strategy: Any, desired: int, tags: dict[str, str], reason: str
+    ecs: EcsOverlay, lambda_context: Any, strategy: Any, desired: int, tags: dict[str, str], reason: str
 ) -> None:
     add_service(ecs, "llm-orchestrator", strategy, desired=desired, **tags)
 
@@ -207,7 +203,7 @@ def test_services_steward_must_not_touch_are_left_alone_with_the_reason(
     assert ecs.updates == []
 
 
-def test_code_deploy_services_are_left_alone(ecs: StrategyOverlay, lambda_context: Any) -> None:
+def test_code_deploy_services_are_left_alone(ecs: EcsOverlay, lambda_context: Any) -> None:
     session = boto3.session.Session()
     session.client("ecs").register_task_definition(
         family="blue-green", containerDefinitions=[{"name": "app", "image": "app", "memory": 512}]
@@ -229,7 +225,7 @@ def test_code_deploy_services_are_left_alone(ecs: StrategyOverlay, lambda_contex
 
 
 def test_a_placement_failure_on_fargate_spot_falls_back_and_one_without_spot_is_ignored(
-    ecs: StrategyOverlay, lambda_context: Any
+    ecs: EcsOverlay, lambda_context: Any
 ) -> None:
     add_service(ecs, "llm-orchestrator", SPOT_BASE)
     failure = load_event("spot_fallback/PlacementFailed--fargate-spot.json")
@@ -246,9 +242,7 @@ def test_a_placement_failure_on_fargate_spot_falls_back_and_one_without_spot_is_
     assert len(ecs.updates) == 1
 
 
-def test_an_ec2_spot_warning_for_an_instance_in_no_cluster_is_ignored(
-    ecs: StrategyOverlay, lambda_context: Any
-) -> None:
+def test_an_ec2_spot_warning_for_an_instance_in_no_cluster_is_ignored(ecs: EcsOverlay, lambda_context: Any) -> None:
     result = spot_fallback.lambda_handler(load_event("spot_fallback/Ec2SpotWarning--instance.json"), lambda_context)
 
     assert result["outcome"] == "ignored"
@@ -257,7 +251,7 @@ def test_an_ec2_spot_warning_for_an_instance_in_no_cluster_is_ignored(
 
 
 def test_dry_run_reports_the_fallback_and_changes_nothing(
-    ecs: StrategyOverlay, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+    ecs: EcsOverlay, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DRY_RUN", "true")
     add_service(ecs, "llm-orchestrator", SPOT_BASE)
@@ -271,7 +265,7 @@ def test_dry_run_reports_the_fallback_and_changes_nothing(
 
 
 def test_access_denied_on_the_update_is_reported_and_the_next_signal_may_try_again(
-    ecs: StrategyOverlay, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+    ecs: EcsOverlay, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from botocore.exceptions import ClientError
 
@@ -292,7 +286,7 @@ def test_access_denied_on_the_update_is_reported_and_the_next_signal_may_try_aga
 
 
 def test_a_throttled_update_raises_so_lambda_retries_the_event(
-    ecs: StrategyOverlay, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+    ecs: EcsOverlay, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from botocore.exceptions import ClientError
 

@@ -177,6 +177,42 @@ class SpotEcs(Ecs):
         return sorted(names)
 
 
+ROLLBACK_IAM_ACTIONS = {
+    "read": [
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskDefinition",
+        "ecs:ListServiceDeployments",
+        "cloudwatch:ListTagsForResource",
+    ],
+    "write": ["ecs:UpdateService", "ecs:StopServiceDeployment"],
+}
+
+
+class RollbackEcs(Ecs):
+    """The calls deploy rollback makes."""
+
+    def task_definition_status(self, task_definition: str) -> str:
+        response = self._aws.ecs.describe_task_definition(taskDefinition=task_definition)
+        return str(response["taskDefinition"].get("status", "ACTIVE"))
+
+    def deploy_task_definition(self, cluster: str, service: str, task_definition: str) -> None:
+        # No capacityProviderStrategy: ECS keeps the current one, so an active Spot fallback stays in place.
+        self._aws.ecs.update_service(cluster=cluster, service=service, taskDefinition=task_definition)
+
+    def stop_deployment_with_rollback(self, cluster: str, service: str) -> str | None:
+        """Stop the service's in-progress deployment with a rollback; its ARN, or None when none is in progress."""
+        listed = self._aws.ecs.list_service_deployments(cluster=cluster, service=service, status=["IN_PROGRESS"])
+        arns = [d["serviceDeploymentArn"] for d in listed.get("serviceDeployments", [])]
+        if not arns:
+            return None
+        self._aws.ecs.stop_service_deployment(serviceDeploymentArn=arns[0], stopType="ROLLBACK")
+        return str(arns[0])
+
+    def alarm_tags(self, alarm_arn: str) -> dict[str, str]:
+        response = self._aws.cloudwatch.list_tags_for_resource(ResourceARN=alarm_arn)
+        return {tag["Key"]: tag["Value"] for tag in response.get("Tags", [])}
+
+
 def spot_service(cluster: str, raw: dict[str, Any]) -> SpotService:
     return SpotService(
         cluster=cluster,

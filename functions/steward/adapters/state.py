@@ -120,6 +120,23 @@ class StateStore:
         except ClientError as error:
             raise StateUnavailable(f"cannot delete {key.pk}/{key.sk}: {error}") from error
 
+    def items_of(self, pk: str, prefix: str) -> list[dict[str, Any]]:
+        """Every item under `pk` whose record name starts with `prefix` (e.g. a service's deployments)."""
+        paginator = self._aws.dynamodb.get_paginator("query")
+        items: list[dict[str, Any]] = []
+        try:
+            pages = paginator.paginate(
+                TableName=self._table_name,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":pk": {"S": pk}, ":prefix": {"S": prefix}},
+                ConsistentRead=True,
+            )
+            for page in pages:
+                items.extend(_plain(raw) for raw in page["Items"])
+        except ClientError as error:
+            raise StateUnavailable(f"cannot read {pk}/{prefix}*: {error}") from error
+        return items
+
     def records(self, sk: str) -> Iterator[dict[str, Any]]:
         """Every item whose record name is `sk` (e.g. all restore records), through the `by-record` index."""
         paginator = self._aws.dynamodb.get_paginator("query")
