@@ -85,6 +85,13 @@ class Ecs:
                 )
         return views
 
+    def all_services(self) -> list[ServiceView]:
+        """Every service in every cluster: ListClusters, ListServices (100 a page), DescribeServices (10 a call)."""
+        views: list[ServiceView] = []
+        for cluster in self.cluster_arns():
+            views.extend(self.describe(cluster, self.service_arns(cluster)))
+        return views
+
     def describe_raw(self, cluster: str, service: str) -> dict[str, Any] | None:
         response = self._aws.ecs.describe_services(cluster=cluster, services=[service], include=["TAGS"])
         services = response.get("services", [])

@@ -80,6 +80,7 @@ class RestoreRecord:
     stopped_by: str  # "schedule" or "budget:<name>"
     edge_id: str
     status: str = "stopping"  # "stopping" until the service is at 0, then "stopped"
+    hold_until: datetime | None = None  # a budget stop: the instant its budget period resets
 
     def __post_init__(self) -> None:
         if self.desired_count <= 0:
@@ -136,6 +137,8 @@ def decide(
 
     if held is not None:
         start = _start(service, held)
+        if held.hold_until is not None and now >= held.hold_until:
+            return start(f"{held.stopped_by}: the budget period has reset")
         if service.protected:
             return start("marked steward:protected while held off")
         if service.schedule_name is None:

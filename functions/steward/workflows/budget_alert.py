@@ -1,26 +1,214 @@
-"""Budget notifications (alerting and actions are not built yet: notifications are parsed, recognised and logged)."""
+"""AWS Budgets notifications: one Slack alert per threshold per period (escalating once), the period's top cost
+drivers, and — only where the team configured it — stopping non-production services the off-hours way."""
 
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from steward.models import BudgetNotification, SnsEvent, is_budget_json_message
-from steward.observability import logger
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from steward.adapters.costs import CostExplorer, CostsUnavailable
+from steward.adapters.ecs import Ecs
+from steward.adapters.state import Key, StateUnavailable
+from steward.domain import slack as blocks
+from steward.domain.budgets import ActionVerdict, Period, anomaly, budget_period, judge_action, money, selected
+from steward.domain.off_hours import RestoreRecord, ServiceView
+from steward.models import BudgetNotification, SnsEvent, SnsRecord, is_budget_json_message
+from steward.observability import logger, metrics
 from steward.runtime import Runtime, reject
 from steward.settings import BudgetAlertSettings
+from steward.workflows.off_hours import WriteLimits, hold_off, load_records, stop_service
+
+MESSAGE_LIFETIME = timedelta(days=14)
+TOP_DRIVERS = 5
 
 
 def handle(rt: Runtime[BudgetAlertSettings], event: SnsEvent) -> dict[str, Any]:
-    results = []
-    for record in event.records:
-        text = record.sns.message
-        if is_budget_json_message(text):
-            logger.info("budget message ignored", extra={"reason": "a JSON budget message, not an alert"})
-            results.append({"message_id": record.sns.message_id, "outcome": "ignored", "reason": "not a budget alert"})
-            continue
+    return {"outcome": "ok", "records": [handle_record(rt, record) for record in event.records]}
+
+
+def handle_record(rt: Runtime[BudgetAlertSettings], record: SnsRecord) -> dict[str, Any]:
+    sns = record.sns
+    if is_budget_json_message(sns.message):
+        logger.info(
+            "budget message ignored", extra={"message_id": sns.message_id, "reason": "JSON message, not an alert"}
+        )
+        return {
+            "message_id": sns.message_id,
+            "outcome": "ignored",
+            "reason": "a JSON budget message (e.g. an auto-adjustment), not an alert",
+        }
+    try:
+        notification = BudgetNotification.from_text(sns.message)
+    except ValueError as error:
+        return {"message_id": sns.message_id, **reject(str(error), sns.message[:500]).result()}
+
+    period = budget_period(notification, sns.timestamp)
+    if not rt.settings.dry_run:
+        if not rt.state.put_new(
+            Key(f"sns#{sns.message_id}", "budget-message"),
+            {"budget": notification.budget_name},
+            expires=sns.timestamp + MESSAGE_LIFETIME,
+        ):
+            return {
+                "message_id": sns.message_id,
+                "outcome": "duplicate",
+                "reason": "this SNS message was already handled",
+            }
+        escalated = rt.state.update(
+            Key(
+                f"budget#{notification.account_id}/{notification.budget_name}",
+                f"highest#{period.key}#{notification.alert_type}",
+            ),
+            {"threshold": notification.threshold_percent, "message_id": sns.message_id},
+            condition="attribute_not_exists(threshold) OR threshold < :t",
+            condition_values={":t": notification.threshold_percent},
+            expires=period.ends_at + timedelta(days=40),
+        )
+        if escalated is None:
+            reason = f"already alerted at {notification.threshold_percent} % or higher this period ({period.key})"
+            return {"message_id": sns.message_id, "outcome": "duplicate", "reason": reason}
+
+    action = rt.settings.budget_actions.get(notification.budget_name)
+    verdict = judge_action(
+        notification, action.action if action else None, rt.settings.anomaly_multiple, rt.settings.environment
+    )
+    drivers = cost_drivers(rt, period)
+    stopped: list[str] = []
+    if verdict.act and action is not None:
+        stopped = stop_selected(rt, notification, period, action.selector, sns.timestamp)
+        metrics.add_metric(name="BudgetActions", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="BudgetAlerts", unit=MetricUnit.Count, value=1)
+    rt.slack.post(alert_message(rt, notification, period, drivers, verdict=verdict, stopped=stopped))
+    logger.info(
+        "budget alert",
+        extra={
+            "budget": notification.budget_name,
+            "threshold": str(notification.threshold_percent),
+            "alert_type": notification.alert_type,
+            "action": verdict.reason,
+            "stopped": stopped,
+        },
+    )
+    return {
+        "message_id": sns.message_id,
+        "outcome": "alerted",
+        "budget": notification.budget_name,
+        "threshold_percent": str(notification.threshold_percent),
+        "action": verdict.reason,
+        "stopped": stopped,
+    }
+
+
+def cost_drivers(rt: Runtime[BudgetAlertSettings], period: Period) -> list[tuple[str, Decimal, str]] | str:
+    """The period's spend by cost tag, largest first — one Cost Explorer request — or why it is unavailable."""
+    try:
+        return CostExplorer(rt.aws).spend_by_tag(period.start, period.end, rt.settings.cost_tag_key)[:TOP_DRIVERS]
+    except CostsUnavailable as error:
+        logger.warning("cost drivers unavailable", extra={"error": str(error)})
+        return str(error)
+
+
+def stop_selected(
+    rt: Runtime[BudgetAlertSettings],
+    notification: BudgetNotification,
+    period: Period,
+    selector: dict[str, str],
+    now: datetime,
+) -> list[str]:
+    """Stop every selected, unprotected, running service with a restore record, exactly as off-hours would."""
+    ecs = Ecs(rt.aws)
+    records = load_records(rt.state)
+    candidates = [
+        view
+        for view in ecs.all_services()
+        if view.exists
+        and selected(view.tags, selector)
+        and not view.protected
+        and view.scheduling_strategy != "DAEMON"
+        and view.desired_count > 0
+        and not (records.get(view.key) and records[view.key].restore)
+    ]
+    if rt.settings.dry_run:
+        return [f"{view.key} (dry run)" for view in candidates]
+    targets = ecs.scalable_targets((view.cluster, view.name) for view in candidates) if candidates else {}
+    limits = WriteLimits.per_second(10)
+    by = f"budget:{notification.budget_name}"
+
+    def stop(view: ServiceView) -> str | None:
+        restore = RestoreRecord(
+            desired_count=view.desired_count,
+            target=targets.get(view.key),
+            stopped_at=now,
+            stopped_by=by,
+            edge_id=f"{by}@{period.key}",
+            hold_until=period.ends_at,
+        )
         try:
-            notification = BudgetNotification.from_text(text)
-        except ValueError as error:
-            results.append({"message_id": record.sns.message_id, **reject(str(error), text[:500]).result()})
-            continue
-        logger.info("budget alerting is not implemented yet", extra={"budget": notification.budget_name})
-        results.append({"message_id": record.sns.message_id, "outcome": "accepted", "budget": notification.budget_name})
-    return {"outcome": "accepted", "records": results}
+            if not hold_off(rt.state, view, restore):
+                return None
+            stop_service(ecs, rt.state, limits, view, restore)
+        except (ClientError, BotoCoreError, StateUnavailable) as error:
+            # The service keeps running; the alert says so. Its restore record (if written) lets off-hours finish.
+            logger.warning("budget stop failed", extra={"service": view.key, "error": str(error)})
+            metrics.add_metric(name="BudgetStopFailures", unit=MetricUnit.Count, value=1)
+            return None
+        return view.key
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [key for key in pool.map(stop, candidates) if key]
+
+
+def alert_message(
+    rt: Runtime[BudgetAlertSettings],
+    notification: BudgetNotification,
+    period: Period,
+    drivers: list[tuple[str, Decimal, str]] | str,
+    *,
+    verdict: ActionVerdict,
+    stopped: list[str],
+) -> blocks.SlackMessage:
+    unit = notification.currency
+    kind = "forecast" if notification.alert_type == "FORECASTED" else "actual"
+    suspicious = anomaly(notification, rt.settings.anomaly_multiple)
+    title = (
+        f"Budget {notification.budget_name}: {notification.threshold_percent} % threshold ({notification.alert_type})"
+    )
+    if suspicious:
+        title = f"Budget {notification.budget_name}: suspected billing-estimate anomaly"
+    fields = [
+        f"*Budget*\n{blocks.escape(notification.budget_name)} ({period.key})",
+        f"*Alert*\n{notification.alert_type} ≥ {notification.threshold_percent} %",
+        f"*{kind.capitalize()}*\n{money(notification.reported_amount, unit)}",
+        f"*Budgeted*\n{money(notification.budgeted_amount, unit)}",
+    ]
+    if isinstance(drivers, str):
+        driver_text = f"_Top cost drivers unavailable: {blocks.escape(drivers)}_"
+    else:
+        lines = [f"• {blocks.escape(name) or '_untagged_'}: {money(amount, u)}" for name, amount, u in drivers]
+        driver_text = f"*Top cost drivers this period* (by `{blocks.escape(rt.settings.cost_tag_key)}`)\n" + (
+            "\n".join(lines) or "none"
+        )
+    if stopped:
+        action_text = f"*Action:* stopped {len(stopped)} service(s): " + ", ".join(
+            f"`{blocks.escape(s)}`" for s in stopped
+        )
+        action_text += (
+            "\nThey come back at their next scheduled start, when the period resets, or with steward:keep-awake-until."
+        )
+    else:
+        action_text = f"*Action:* none — {blocks.escape(verdict.reason)}"
+    text = f"{title}: {kind} {money(notification.reported_amount, unit)} of {money(notification.budgeted_amount, unit)}"
+    return blocks.SlackMessage(
+        text=("[dry run] " if rt.settings.dry_run else "") + text,
+        blocks=(
+            blocks.header(title),
+            blocks.section(" ", fields=fields),
+            blocks.section(driver_text),
+            blocks.section(action_text),
+        ),
+    )

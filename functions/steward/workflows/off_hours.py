@@ -65,6 +65,7 @@ def record_item(record: OffHoursRecord) -> dict[str, Any]:
             stopped_at=restore.stopped_at.isoformat(),
             stopped_by=restore.stopped_by,
             status=restore.status,
+            hold_until=restore.hold_until.isoformat() if restore.hold_until else None,
         )
     return item
 
@@ -79,6 +80,7 @@ def record_from_item(item: dict[str, Any]) -> OffHoursRecord:
             stopped_by=str(item.get("stopped_by", "schedule")),
             edge_id=str(item.get("edge_id", "")),
             status=str(item.get("status", "stopped")),
+            hold_until=datetime.fromisoformat(item["hold_until"]) if item.get("hold_until") else None,
         )
     return OffHoursRecord(edge_id=str(item.get("edge_id", "")), restore=restore)
 
@@ -151,9 +153,7 @@ def load_schedules(rt: Runtime[OffHoursSettings]) -> tuple[dict[str, Schedule], 
 
 def inventory(ecs: Ecs, records: dict[str, OffHoursRecord]) -> list[ServiceView]:
     """Every service in every cluster, plus a 'gone' view for records whose service or cluster disappeared."""
-    views: list[ServiceView] = []
-    for cluster in ecs.cluster_arns():
-        views.extend(ecs.describe(cluster, ecs.service_arns(cluster)))
+    views = ecs.all_services()
     seen = {view.key for view in views if view.exists}
     for key in records.keys() - seen:
         cluster, _, name = key.partition("/")
