@@ -20,7 +20,10 @@ STATE_TABLE = "steward-bench-state"
 SCHEDULES_PARAMETER = "/steward-bench/schedules"
 MIDDAY = "2026-11-27T11:00:00Z"  # Friday 12:00 Berlin: everything on, nothing to do
 EVENING = "2026-11-27T19:00:00Z"  # Friday 20:00 Berlin: everything stops
-SCHEDULES = '{"office-hours": {"timezone": "Europe/Berlin", "periods": [{"days": "mon-fri", "start": "07:00", "stop": "20:00"}]}}'
+SCHEDULES = (
+    '{"office-hours": {"timezone": "Europe/Berlin", '
+    '"periods": [{"days": "mon-fri", "start": "07:00", "stop": "20:00"}]}}'
+)
 
 
 @dataclass

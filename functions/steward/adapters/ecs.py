@@ -97,6 +97,12 @@ class Ecs:
         services = response.get("services", [])
         return services[0] if services else None
 
+    def task_size(self, task_definition: str) -> tuple[int, int, str]:
+        """(CPU units, memory MiB, CPU architecture) of a task definition."""
+        definition = self._aws.ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+        architecture = (definition.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
+        return int(definition.get("cpu") or 256), int(definition.get("memory") or 512), architecture
+
     def set_desired_count(self, cluster: str, service: str, count: int) -> None:
         self._aws.ecs.update_service(cluster=cluster, service=service, desiredCount=count)
 
@@ -247,4 +253,5 @@ def service_view(cluster: str, raw: dict[str, Any]) -> ServiceView:
         scheduling_strategy=raw.get("schedulingStrategy", "REPLICA"),
         deployment_in_progress=in_progress,
         exists=raw.get("status", "ACTIVE") == "ACTIVE",
+        task_definition=str(raw.get("taskDefinition", "")),
     )

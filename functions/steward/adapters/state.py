@@ -120,15 +120,16 @@ class StateStore:
         except ClientError as error:
             raise StateUnavailable(f"cannot delete {key.pk}/{key.sk}: {error}") from error
 
-    def items_of(self, pk: str, prefix: str) -> list[dict[str, Any]]:
-        """Every item under `pk` whose record name starts with `prefix` (e.g. a service's deployments)."""
+    def items_of(self, pk: str, prefix: str = "", *, from_sk: str = "") -> list[dict[str, Any]]:
+        """Every item under `pk` whose record name starts with `prefix`, or sorts at or after `from_sk`."""
         paginator = self._aws.dynamodb.get_paginator("query")
         items: list[dict[str, Any]] = []
+        condition, value = ("begins_with(sk, :sk)", prefix) if prefix else ("sk >= :sk", from_sk or " ")
         try:
             pages = paginator.paginate(
                 TableName=self._table_name,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                ExpressionAttributeValues={":pk": {"S": pk}, ":prefix": {"S": prefix}},
+                KeyConditionExpression=f"pk = :pk AND {condition}",
+                ExpressionAttributeValues={":pk": {"S": pk}, ":sk": {"S": value}},
                 ConsistentRead=True,
             )
             for page in pages:

@@ -56,6 +56,7 @@ class ServiceView:
     scheduling_strategy: str = "REPLICA"
     deployment_in_progress: bool = False
     exists: bool = True
+    task_definition: str = ""
 
     @property
     def key(self) -> str:

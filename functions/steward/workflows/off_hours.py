@@ -122,7 +122,27 @@ def stop_service(
     state.put(service_key(service.cluster, service.name, RECORD), record_item(OffHoursRecord(restore.edge_id, stopped)))
 
 
-def start_service(ecs: Ecs, state: StateStore, limits: WriteLimits, service: ServiceView, decision: Decision) -> None:
+SAVINGS_LIFETIME = timedelta(days=40)
+
+
+def log_saving(state: StateStore, service: ServiceView, restore: RestoreRecord, until: datetime) -> None:
+    """What the cost digest prices as savings: how many tasks were kept off, from when until when."""
+    state.put(
+        Key(pk="savings", sk=f"{until.isoformat()}#{service.key}"),
+        {
+            "service": service.key,
+            "tasks": restore.desired_count,
+            "from": restore.stopped_at.isoformat(),
+            "to": until.isoformat(),
+            "by": restore.stopped_by,
+        },
+        expires=until + SAVINGS_LIFETIME,
+    )
+
+
+def start_service(
+    ecs: Ecs, state: StateStore, limits: WriteLimits, service: ServiceView, decision: Decision, *, now: datetime
+) -> None:
     """The target exactly as recorded, then the desired count (unless someone scaled it by hand), then forget."""
     restore = decision.restore
     assert restore is not None
@@ -133,6 +153,7 @@ def start_service(ecs: Ecs, state: StateStore, limits: WriteLimits, service: Ser
         limits.ecs.acquire()
         ecs.set_desired_count(service.cluster, service.name, restore.desired_count)
     state.delete(service_key(service.cluster, service.name, RECORD))
+    log_saving(state, service, restore, now)
 
 
 # ------------------------------------------------------------------------------------------ the tick
@@ -201,7 +222,7 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
                     return Outcome(service, Decision(Action.SKIP, "another run is already stopping it"))
                 stop_service(ecs, rt.state, limits, service, restore)
             elif decision.action is Action.START:
-                start_service(ecs, rt.state, limits, service, decision)
+                start_service(ecs, rt.state, limits, service, decision, now=now)
             elif decision.action is Action.MARK and desired is not None:
                 rt.state.put(
                     service_key(service.cluster, service.name, RECORD),

@@ -1,0 +1,269 @@
+"""The cost digest through the real handler. Cost Explorer results are injected into moto's cost-and-usage queue;
+moto has no GetCostForecast, so a botocore before-call hook answers that one operation (or fails it) in the test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from devtools.slack_standin import SlackStandIn
+from moto.ce.models import ce_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from steward.handlers import cost_report
+from steward.runtime import shared_aws
+
+NOW = "2026-11-28T07:30:00Z"  # Saturday morning: yesterday is Friday 27 November
+YESTERDAY = date(2026, 11, 27)
+START = date(2026, 11, 1)  # the window stretches back to the 1st for month to date
+
+
+def day_result(day: date, groups: dict[str, str], unit: str = "USD", estimated: bool = False) -> dict[str, Any]:
+    return {
+        "TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
+        "Total": {},
+        "Groups": [
+            {
+                "Keys": [f"service${name}", "Amazon Elastic Container Service"],
+                "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": unit}},
+            }
+            for name, amount in groups.items()
+        ],
+        "Estimated": estimated,
+    }
+
+
+def queue(*pages: dict[str, Any]) -> None:
+    ce_backends[DEFAULT_ACCOUNT_ID]["global"].cost_usage_results_queue.extend(pages)
+
+
+def requests_made() -> list[dict[str, Any]]:
+    return [json.loads(body) for body in ce_backends[DEFAULT_ACCOUNT_ID]["global"].cost_usage_results]
+
+
+def window(groups_by_day: Callable[[date], dict[str, str]], unit: str = "USD") -> dict[str, Any]:
+    days = [START + timedelta(days=offset) for offset in range((YESTERDAY - START).days + 1)]
+    return {"ResultsByTime": [day_result(day, groups_by_day(day), unit, estimated=day == YESTERDAY) for day in days]}
+
+
+def forecast(answer: dict[str, Any] | Exception) -> None:
+    """Answer GetCostForecast (moto has no such operation) with `answer`, or raise it."""
+    from botocore.awsrequest import AWSResponse
+
+    def respond(**kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        if isinstance(answer, Exception):
+            raise answer
+        return AWSResponse("https://ce.us-east-1.amazonaws.com/", 200, {}, None), answer
+
+    shared_aws().ce.meta.events.register("before-call.ce.GetCostForecast", respond)
+
+
+def digest(context: Any) -> dict[str, Any]:
+    result: dict[str, Any] = cost_report.lambda_handler(
+        {"source": "steward.scheduler", "task": "cost-digest", "now": NOW}, context
+    )
+    return result
+
+
+@pytest.fixture
+def forecast_ok(aws: None) -> None:
+    forecast({"Total": {"Amount": "412.50", "Unit": "USD"}})
+
+
+def test_untagged_spend_is_its_own_row_and_tag_values_with_dollar_signs_survive(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    queue(window(lambda day: {"api-gateway": "10.00", "": "2.50", "pay$ments": "1.25"}))
+
+    result = digest(lambda_context)
+
+    assert result["total"] == "13.75"
+    text = json.dumps(slack.messages[0].blocks)
+    assert "`(untagged)` 2.50 USD" in text
+    assert "`pay$ments` 1.25 USD" in text
+
+
+def test_one_query_for_15_full_days_grouped_by_tag_and_service_without_credits(
+    forecast_ok: None, lambda_context: Any
+) -> None:
+    queue(window(lambda day: {"api-gateway": "10.00"}))
+
+    result = digest(lambda_context)
+
+    [request] = requests_made()
+    assert request["Granularity"] == "DAILY"
+    assert request["TimePeriod"] == {"Start": "2026-11-01", "End": "2026-11-28"}
+    assert request["GroupBy"] == [{"Type": "TAG", "Key": "service"}, {"Type": "DIMENSION", "Key": "SERVICE"}]
+    assert request["Filter"] == {"Not": {"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Credit", "Refund"]}}}
+    assert request["Metrics"] == ["UnblendedCost"]
+    assert result["cost_explorer_requests"] == 2  # one page, one forecast
+    assert shared_aws().calls["ce.GetCostAndUsage"] == 1
+
+
+def test_pagination_repeats_the_filter_and_a_service_first_seen_on_page_two_is_included(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    first = window(lambda day: {"api-gateway": "10.00"})
+    first["NextPageToken"] = "page-2"
+    queue(first, {"ResultsByTime": [day_result(YESTERDAY, {"saga-orchestrator": "3.00"})]})
+
+    result = digest(lambda_context)
+
+    first_request, second_request = requests_made()
+    assert second_request["NextPageToken"] == "page-2"
+    assert {k: v for k, v in second_request.items() if k != "NextPageToken"} == first_request
+    assert result["services"] == 2
+    saga = next(line for line in json.dumps(slack.messages[0].blocks).split("\\n") if "saga-orchestrator" in line)
+    assert "d/d new" in saga  # zeros before it appeared, not a missing row
+
+
+def test_an_estimated_day_is_labelled(forecast_ok: None, lambda_context: Any, slack: SlackStandIn) -> None:
+    queue(window(lambda day: {"api-gateway": "10.00"}))
+
+    digest(lambda_context)
+
+    blocks = json.dumps(slack.messages[0].blocks)
+    assert "_(estimated)_" in blocks
+    assert "marks the most recent days as estimated" in blocks
+
+
+def test_eighty_services_with_long_names_fit_slacks_limits_and_the_rest_go_to_the_thread(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    names = {f"service-with-a-rather-long-descriptive-name-{i:02d}": f"{i + 1}.{i:02d}" for i in range(80)}
+    queue(window(lambda day: names))
+
+    digest(lambda_context)
+
+    main, thread = slack.messages
+    assert len(main.blocks) <= 50
+    for block in main.blocks:
+        assert len(block.get("text", {}).get("text", "")) <= 3000
+        assert len(block.get("fields", [])) <= 10
+    other = next(b["text"]["text"] for b in main.blocks if "other (70 services)" in b.get("text", {}).get("text", ""))
+    expected_other = sum(Decimal(f"{i + 1}.{i:02d}") for i in range(70))  # the 70 smallest
+    assert f"{expected_other:,.2f} USD" in other
+    assert thread.body["thread_ts"]
+    assert json.dumps(thread.blocks).count("service-with-a-rather-long") == 80
+
+
+def test_slack_429_then_success_posts_one_message(forecast_ok: None, lambda_context: Any, slack: SlackStandIn) -> None:
+    queue(window(lambda day: {"api-gateway": "10.00"}))
+    slack.rate_limit_next(times=1, retry_after=1)
+
+    digest(lambda_context)
+
+    assert len(slack.messages) == 1
+    assert len(slack.rejected) == 1
+
+
+def test_cost_explorer_throttled_then_succeeding_posts_the_digest(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    from botocore.awsrequest import AWSResponse
+    from moto.core.botocore_stubber import MockRawResponse
+
+    queue(window(lambda day: {"api-gateway": "10.00"}))
+    attempts: list[str] = []
+
+    def throttle_twice(request: Any, **kwargs: Any) -> AWSResponse | None:
+        attempts.append("sent")
+        if len(attempts) > 2:
+            return None  # moto answers
+        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"}, MockRawResponse(body))
+
+    shared_aws().ce.meta.events.register_first("before-send.ce.GetCostAndUsage", throttle_twice)
+
+    result = digest(lambda_context)
+
+    assert len(attempts) == 3  # botocore's retry mode retried the throttled request
+    assert result["outcome"] == "posted"
+    assert len(slack.messages) == 1
+
+
+def test_access_denied_posts_unavailable_and_raises_never_a_digest_of_zeros(
+    aws: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    def deny(**kwargs: Any) -> None:
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "AccessDeniedException",
+                    "Message": "User is not authorized to perform: ce:GetCostAndUsage",
+                }
+            },
+            "GetCostAndUsage",
+        )
+
+    shared_aws().ce.meta.events.register("before-call.ce.GetCostAndUsage", deny)
+
+    with pytest.raises(cost_report.cost_report.DigestUnavailable):
+        digest(lambda_context)
+
+    [message] = slack.messages
+    assert message.text.startswith("cost digest unavailable: AccessDeniedException")
+    assert "0.00" not in message.text
+
+
+def test_forecast_unavailable_is_said_so(aws: None, lambda_context: Any, slack: SlackStandIn) -> None:
+    forecast(
+        ClientError(
+            {"Error": {"Code": "DataUnavailableException", "Message": "Insufficient amount of historical data"}},
+            "GetCostForecast",
+        )
+    )
+    queue(window(lambda day: {"api-gateway": "10.00"}))
+
+    digest(lambda_context)
+
+    assert "*Forecast* unavailable (DataUnavailableException" in json.dumps(slack.messages[0].blocks)
+
+
+def test_a_non_usd_unit_is_shown_as_returned(aws: None, lambda_context: Any, slack: SlackStandIn) -> None:
+    forecast({"Total": {"Amount": "380.00", "Unit": "EUR"}})
+    queue(window(lambda day: {"api-gateway": "10.00"}, unit="EUR"))
+
+    result = digest(lambda_context)
+
+    assert result["unit"] == "EUR"
+    assert "10.00 EUR" in json.dumps(slack.messages[0].blocks)
+    assert "$" not in slack.messages[0].text
+
+
+def test_the_forecast_is_compared_with_the_environments_budget(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    boto3.client("budgets").create_budget(
+        AccountId=DEFAULT_ACCOUNT_ID,
+        Budget={
+            "BudgetName": "dev-monthly",
+            "BudgetLimit": {"Amount": "500", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
+    )
+    queue(window(lambda day: {"api-gateway": "10.00"}))
+
+    digest(lambda_context)
+
+    assert "412.50 USD of 500.00 USD budget (82%)" in json.dumps(slack.messages[0].blocks)
+
+
+def test_dry_run_returns_the_digest_and_posts_nothing(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRY_RUN", "true")
+    queue(window(lambda day: {"api-gateway": "10.00"}))
+
+    result = digest(lambda_context)
+
+    assert result["outcome"] == "dry-run"
+    assert result["message"]["text"].startswith("[dry run] Cost digest")
+    assert slack.messages == []

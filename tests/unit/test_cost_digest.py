@@ -1,0 +1,58 @@
+"""The digest as values: the window, the comparisons, the monthly summary and the savings arithmetic."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from steward.domain.costs import (
+    CostRow,
+    build_digest,
+    change,
+    digest_window,
+    price_task_hours,
+    render_digest,
+    sparkline,
+    task_hours_within,
+)
+
+
+def rows(day_from: date, day_to: date, amounts: dict[str, str]) -> list[CostRow]:
+    days = [day_from + timedelta(days=n) for n in range((day_to - day_from).days + 1)]
+    return [CostRow(day, name, Decimal(amount), "USD") for day in days for name, amount in amounts.items()]
+
+
+def test_yesterday_is_the_last_full_utc_day_and_the_window_covers_the_comparisons() -> None:
+    assert digest_window(date(2026, 11, 28)) == (date(2026, 11, 1), date(2026, 11, 28))
+    assert digest_window(date(2026, 11, 5)) == (date(2026, 10, 21), date(2026, 11, 5))  # 15 full days
+    assert digest_window(date(2026, 12, 1)) == (date(2026, 11, 1), date(2026, 12, 1))  # all of November
+
+
+def test_comparisons_month_to_date_and_the_monthly_summary_on_the_first() -> None:
+    data = rows(date(2026, 11, 1), date(2026, 11, 30), {"api": "10", "": "1"})
+    data.append(CostRow(date(2026, 11, 30), "api", Decimal("5"), "USD"))
+    digest = build_digest(data, date(2026, 12, 1), forecast="no data", budget=None)
+    api = next(s for s in digest.services if s.name == "api")
+    assert (api.yesterday, api.day_before, api.week_before) == (Decimal(15), Decimal(10), Decimal(10))
+    assert api.month_to_date == Decimal(305)
+    assert digest.previous_month == (("api", Decimal(305)), ("(untagged)", Decimal(30)))
+    assert digest.previous_month_label == "November 2026"
+    message = render_digest(digest, "dev", 10)
+    assert message.replies and message.replies[-1].text == "November 2026: 335.00 USD"
+
+
+def test_changes_and_sparklines_read_at_a_glance() -> None:
+    assert change(Decimal(12), Decimal(10)) == "▲20%"
+    assert change(Decimal(8), Decimal(10)) == "▼20%"
+    assert change(Decimal(3), Decimal(0)) == "new"
+    assert sparkline([Decimal(0), Decimal(5), Decimal(10)]) == "▁▄█"
+
+
+def test_savings_count_only_the_hours_of_yesterday_and_are_priced_from_the_task_size() -> None:
+    day = date(2026, 11, 27)
+    stopped, started = datetime(2026, 11, 26, 19, 0, tzinfo=UTC), datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+    assert task_hours_within(2, stopped, started, day) == Decimal(12)  # 00:00–06:00, two tasks
+    # 1 vCPU, 2 GB for 10 hours at eu-central-1 x86 rates.
+    assert price_task_hours(Decimal(10), 1024, 2048, "eu-central-1") == Decimal("10") * (
+        Decimal("0.04656") + 2 * Decimal("0.00511")
+    )
