@@ -1,32 +1,43 @@
 """`make demo`: a day in the life of the reference platform, through the real handlers, against a local moto
-server and the Slack stand-in. Prints one line per step, writes demo-output/slack.html, and exits non-zero if
-the platform does not end the day exactly as it started it."""
+server and the Slack stand-in. One line per step with what changed in AWS; every Slack message to
+demo-output/slack.html; exit 1 if the platform does not end the day exactly as it started it.
+
+moto keeps no capacity provider strategies or deployment lists and has no GetCostForecast: ECS goes through
+devtools.ecs_overlay.EcsOverlay, and the forecast is answered by a botocore hook, as in the tests."""
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import logging
 import os
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import boto3
+from botocore.awsrequest import AWSResponse
 from moto.server import ThreadedMotoServer
 
-from devtools.platform import seed_reference_platform, service_sizes
+from devtools.ecs_overlay import EcsOverlay
+from devtools.platform import CLUSTER, REFERENCE_SERVICES, seed_reference_platform, service_sizes
 from devtools.slack_html import render_page
 from devtools.slack_standin import SlackStandIn
 from devtools.template import ROOT, create_state_table
+from steward.domain.budgets import money
 
 OUTPUT = ROOT / "demo-output"
 EVENTS = ROOT / "events"
 STATE_TABLE = "steward-demo-state"
 SCHEDULES_PARAMETER = "/steward-demo/schedules"
 CHANNEL = "C0DEMO00001"
+ACCOUNT = "123456789012"
 SCHEDULES = {
     "office-hours": {
         "timezone": "Europe/Berlin",
@@ -34,13 +45,28 @@ SCHEDULES = {
         "holidays": ["2026-12-24", "2026-12-25", "2026-12-31"],
     }
 }
+SPOT_STRATEGY = [
+    {"capacityProvider": "FARGATE_SPOT", "base": 1, "weight": 3},
+    {"capacityProvider": "FARGATE", "weight": 1},
+]
+DAILY_COST = {  # a dev platform of about $500 a month
+    "llm-orchestrator": "4.90",
+    "api-gateway": "2.60",
+    "platform-services": "2.10",
+    "airtable-gateway": "1.40",
+    "frontend": "1.30",
+    "automation-services": "1.10",
+    "saga-orchestrator": "0.90",
+    "mcp-server": "0.80",
+    "": "0.65",
+}
 
 
 @dataclass
 class Context:
     function_name: str = "steward-demo"
     function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:eu-central-1:123456789012:function:steward-demo"
+    invoked_function_arn: str = f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:steward-demo"
     memory_limit_in_mb: int = 256
     aws_request_id: str = "demo"
 
@@ -50,14 +76,12 @@ class Context:
 
 @dataclass(frozen=True)
 class Step:
+    at: str  # Berlin wall-clock label
     title: str
     function: str
-    event: dict[str, Any]
-    summary: Callable[[dict[str, Any]], str]
-
-
-def schedule_tick(task: str, now: str) -> dict[str, Any]:
-    return {"source": "steward.scheduler", "task": task, "now": now}
+    events: Callable[[], list[dict[str, Any]]]  # built when the step runs: some need what earlier steps created
+    summary: Callable[[list[dict[str, Any]]], str]
+    before: Callable[[], None] | None = None
 
 
 def sample(relative: str) -> dict[str, Any]:
@@ -65,72 +89,199 @@ def sample(relative: str) -> dict[str, Any]:
     return loaded
 
 
-def off_hours_summary(result: dict[str, Any]) -> str:
-    names = lambda key: ", ".join(s["service"].split("/")[-1] for s in result.get(key, [])) or "none"  # noqa: E731
-    return f"stopped: {names('stopped')} | started: {names('started')} | {result.get('unchanged', 0)} unchanged"
+def tick(task: str, now: str) -> dict[str, Any]:
+    return {"source": "steward.scheduler", "task": task, "now": now}
 
 
-def outcome_summary(result: dict[str, Any]) -> str:
-    return f"{result.get('outcome')}: {result.get('reason') or result.get('records') or ''}"
+def retarget(event: dict[str, Any], **detail: Any) -> dict[str, Any]:
+    """A sample event moved to the demo account's resources and the given detail fields."""
+    text = json.dumps(event).replace("111122223333", ACCOUNT)
+    moved: dict[str, Any] = json.loads(text)
+    moved["detail"].update(detail)
+    return moved
 
 
-def day() -> list[Step]:
+# ------------------------------------------------------------------------------------------ summaries
+
+
+def names(results: list[dict[str, Any]], key: str) -> str:
+    found = [s["service"].split("/")[-1] for r in results for s in r.get(key, [])]
+    return ", ".join(found) or "none"
+
+
+def off_hours_line(results: list[dict[str, Any]]) -> str:
+    return f"stopped: {names(results, 'stopped')} | started: {names(results, 'started')}"
+
+
+def services_line(results: list[dict[str, Any]]) -> str:
+    outcomes: dict[str, int] = {}
+    detail = ""
+    for result in results:
+        for service in result.get("services", []):
+            outcomes[service["outcome"]] = outcomes.get(service["outcome"], 0) + 1
+            if service["outcome"] in ("fell back", "shifted back"):
+                detail = f" — {service['reason']}"
+        if not result.get("services"):
+            outcomes[result.get("outcome", "?")] = outcomes.get(result.get("outcome", "?"), 0) + 1
+    return ", ".join(f"{count}× {outcome}" for outcome, count in outcomes.items()) + detail
+
+
+def outcome_line(results: list[dict[str, Any]]) -> str:
+    last = results[-1]
+    return f"{last.get('outcome')}: {last.get('reason') or last.get('status') or ''}".strip()
+
+
+def budget_line(results: list[dict[str, Any]]) -> str:
+    record = results[-1]["records"][0]
+    stopped = ", ".join(s.split("/")[-1] for s in record.get("stopped", [])) or "none"
+    return f"{record['outcome']} at {record.get('threshold_percent')} % — stopped: {stopped} ({record.get('action')})"
+
+
+def digest_line(results: list[dict[str, Any]]) -> str:
+    result = results[-1]
+    total = money(Decimal(result["total"]), result["unit"])
+    return f"posted: {total} yesterday, {result['services']} services, {result['cost_explorer_requests']} Cost Explorer requests"
+
+
+# ------------------------------------------------------------------------------------------ the day
+
+
+def day(ecs: EcsOverlay, revisions: dict[int, str]) -> list[Step]:
+    deploy_id: dict[str, str] = {}
+
+    def first_deploy() -> None:
+        deploy_id["id"] = ecs.deploy(CLUSTER, "api-gateway", revisions[1], at=datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
+        ecs.complete(CLUSTER, "api-gateway")
+
+    def start_deploy() -> None:
+        deploy_id["id"] = ecs.deploy(CLUSTER, "api-gateway", revisions[2], at=datetime(2026, 11, 27, 15, 0, tzinfo=UTC))
+
+    def finish_deploy() -> None:
+        ecs.complete(CLUSTER, "api-gateway")
+
+    deployment = sample("deploy_rollback/DeploymentChanged--in-progress.json")
+
+    def deploy_event(status: str, at: str) -> dict[str, Any]:
+        name = {"IN_PROGRESS": "SERVICE_DEPLOYMENT_IN_PROGRESS", "COMPLETED": "SERVICE_DEPLOYMENT_COMPLETED"}[status]
+        event = retarget(
+            copy.deepcopy(deployment),
+            eventName=name,
+            deploymentId=deploy_id.get("id", ""),
+            updatedAt=at,
+            reason=f"ECS deployment {deploy_id.get('id', '')} {status.lower().replace('_', ' ')}.",
+        )
+        event["time"] = at
+        return event
+
+    wave = []
+    for number in range(6):
+        event = retarget(
+            sample("spot_fallback/FargateSpotTaskStopped--spot-interruption.json"),
+            taskArn=f"arn:aws:ecs:eu-central-1:{ACCOUNT}:task/{CLUSTER}/{number:032x}",
+            version=2 + number % 2,
+        )
+        event["time"] = "2026-11-27T15:14:03Z"
+        wave.append(event)
+    alarm = retarget(sample("deploy_rollback/AlarmFired--service-metric.json"))
+    alarm["detail"]["state"]["timestamp"] = "2026-11-27T15:21:04.331+0000"
+
     return [
         Step(
-            "Fri 20:00 Berlin — evening shutdown",
-            "off_hours",
-            schedule_tick("off-hours-tick", "2026-11-27T19:00:00Z"),
-            off_hours_summary,
+            "Thu 10:00",
+            "api-gateway runs its current revision",
+            "deploy_rollback",
+            lambda: [
+                deploy_event("IN_PROGRESS", "2026-11-26T09:00:00Z"),
+                deploy_event("COMPLETED", "2026-11-26T09:05:00Z"),
+            ],
+            outcome_line,
+            before=first_deploy,
         ),
         Step(
-            "Fri 23:00 — frontend's keep-awake expires",
-            "off_hours",
-            schedule_tick("off-hours-tick", "2026-11-27T22:00:00Z"),
-            off_hours_summary,
+            "Fri 16:00",
+            "api-gateway deploys a new revision",
+            "deploy_rollback",
+            lambda: [deploy_event("IN_PROGRESS", "2026-11-27T15:00:00Z")],
+            outcome_line,
+            before=start_deploy,
         ),
         Step(
-            "Fri 23:10 — a duplicate tick changes nothing",
-            "off_hours",
-            schedule_tick("off-hours-tick", "2026-11-27T22:10:00Z"),
-            off_hours_summary,
+            "Fri 16:06",
+            "the deployment completes",
+            "deploy_rollback",
+            lambda: [deploy_event("COMPLETED", "2026-11-27T15:06:00Z")],
+            outcome_line,
+            before=finish_deploy,
         ),
+        Step("Fri 16:14", "Spot interruption wave: 6 task events", "spot_fallback", lambda: wave, services_line),
+        Step("Fri 16:21", "api-gateway 5xx alarm fires", "deploy_rollback", lambda: [alarm], outcome_line),
         Step(
-            "Spot interruption on llm-orchestrator",
+            "Fri 17:05",
+            "Spot quiet for 50 min: shift back",
             "spot_fallback",
-            sample("spot_fallback/FargateSpotTaskStopped--spot-interruption.json"),
-            outcome_summary,
+            lambda: [tick("spot-shift-back", "2026-11-27T16:05:00Z")],
+            services_line,
         ),
         Step(
-            "Deployment of api-gateway completes",
-            "deploy_rollback",
-            sample("deploy_rollback/DeploymentChanged--completed.json"),
-            outcome_summary,
-        ),
-        Step(
-            "api-gateway 5xx alarm fires",
-            "deploy_rollback",
-            sample("deploy_rollback/AlarmFired--service-metric.json"),
-            outcome_summary,
-        ),
-        Step(
-            "Budget alert: dev at 80 %",
+            "Fri 18:02",
+            "budget alert: dev at 80 %",
             "budget_alert",
-            sample("budget_alert/BudgetNotification--monthly-actual-80.json"),
-            outcome_summary,
+            lambda: [sample("budget_alert/BudgetNotification--monthly-actual-80.json")],
+            budget_line,
         ),
         Step(
-            "Mon 07:00 Berlin — morning start",
+            "Fri 20:00",
+            "evening shutdown",
             "off_hours",
-            schedule_tick("off-hours-tick", "2026-11-30T06:00:00Z"),
-            off_hours_summary,
+            lambda: [tick("off-hours-tick", "2026-11-27T19:00:00Z")],
+            off_hours_line,
         ),
         Step(
-            "Mon 07:30 — the morning cost digest",
+            "Fri 20:10",
+            "a duplicate tick changes nothing",
+            "off_hours",
+            lambda: [tick("off-hours-tick", "2026-11-27T19:10:00Z")],
+            off_hours_line,
+        ),
+        Step(
+            "Fri 22:05",
+            "budget alert: dev at 100 %, action",
+            "budget_alert",
+            lambda: [sample("budget_alert/BudgetNotification--monthly-actual-100.json")],
+            budget_line,
+        ),
+        Step(
+            "Fri 23:00",
+            "frontend's keep-awake expires",
+            "off_hours",
+            lambda: [tick("off-hours-tick", "2026-11-27T22:00:00Z")],
+            off_hours_line,
+        ),
+        Step(
+            "Mon 07:00",
+            "morning start",
+            "off_hours",
+            lambda: [tick("off-hours-tick", "2026-11-30T06:00:00Z")],
+            off_hours_line,
+        ),
+        Step(
+            "Tue 07:00",
+            "new budget period: held services return",
+            "off_hours",
+            lambda: [tick("off-hours-tick", "2026-12-01T06:00:00Z")],
+            off_hours_line,
+        ),
+        Step(
+            "Tue 07:30",
+            "the morning cost digest (with November)",
             "cost_report",
-            schedule_tick("cost-digest", "2026-11-30T06:30:00Z"),
-            outcome_summary,
+            lambda: [tick("cost-digest", "2026-12-01T06:30:00Z")],
+            digest_line,
         ),
     ]
+
+
+# ------------------------------------------------------------------------------------------ setup
 
 
 def configure(endpoint: str, slack: SlackStandIn) -> None:
@@ -151,56 +302,210 @@ def configure(endpoint: str, slack: SlackStandIn) -> None:
             "SCHEDULES_PARAMETER": SCHEDULES_PARAMETER,
             "SLACK_CHANNEL": CHANNEL,
             "SLACK_API_URL": slack.url,
+            "BUDGET_ACTIONS": '{"dev-monthly": {"action": "stop", "selector": {"env": "dev"}}}',
         }
     )
     os.environ.pop("AWS_PROFILE", None)
 
 
-def seed() -> dict[str, dict[str, Any]]:
+def seed(endpoint: str) -> tuple[dict[str, dict[str, Any]], dict[int, str]]:
     session = boto3.session.Session()
     create_state_table(session.client("dynamodb"), STATE_TABLE)
     session.client("ssm").put_parameter(Name=SCHEDULES_PARAMETER, Type="String", Value=json.dumps(SCHEDULES))
-    secret = session.client("secretsmanager").create_secret(Name="steward/slack", SecretString='{"token": "xoxb-demo"}')
+    secret = session.client("secretsmanager").create_secret(
+        Name="steward/slack", SecretString='{"token": "xoxb-demo-token"}'
+    )
     os.environ["SLACK_TOKEN_SECRET_ARN"] = secret["ARN"]
     seed_reference_platform(session)
     ecs = session.client("ecs")
-    frontend = ecs.describe_services(cluster="pyairtable-dev", services=["frontend"])["services"][0]["serviceArn"]
-    ecs.tag_resource(resourceArn=frontend, tags=[{"key": "steward:keep-awake-until", "value": "2026-11-27T22:00:00Z"}])
-    return service_sizes(session)
+    arns = {
+        s["serviceName"]: s["serviceArn"]
+        for s in ecs.describe_services(cluster=CLUSTER, services=[s.name for s in REFERENCE_SERVICES[:10]])["services"]
+    }
+    ecs.tag_resource(
+        resourceArn=arns["frontend"], tags=[{"key": "steward:keep-awake-until", "value": "2026-11-27T22:00:00Z"}]
+    )
+    ecs.tag_resource(resourceArn=arns["llm-orchestrator"], tags=[{"key": "steward:spot-fallback", "value": "on"}])
+    ecs.untag_resource(resourceArn=arns["saga-orchestrator"], tagKeys=["steward:schedule"])  # runs around the clock
+    revisions = {
+        n: ecs.register_task_definition(
+            family="api-gateway",
+            cpu="512",
+            memory="1024",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            containerDefinitions=[{"name": "api", "image": f"api:{n}", "memory": 1024}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        for n in (1, 2)
+    }
+    cloudwatch = session.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="api-gateway-5xx",
+        Namespace="AWS/ECS",
+        MetricName="CPUUtilization",
+        Dimensions=[{"Name": "ClusterName", "Value": CLUSTER}, {"Name": "ServiceName", "Value": "api-gateway"}],
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=90,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    for days_back in range(1, 8):
+        stamp = datetime(2026, 12, 1, 6, 0, tzinfo=UTC) - timedelta(days=days_back)
+        cloudwatch.put_metric_data(
+            Namespace="AWS/ECS",
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": [
+                        {"Name": "ClusterName", "Value": CLUSTER},
+                        {"Name": "ServiceName", "Value": "mcp-server"},
+                    ],
+                    "Timestamp": stamp,
+                    "Value": value,
+                }
+                for metric, value in (("CPUUtilization", 6.0), ("MemoryUtilization", 11.0))
+            ],
+        )
+    session.client("budgets").create_budget(
+        AccountId=ACCOUNT,
+        Budget={
+            "BudgetName": "dev-monthly",
+            "BudgetLimit": {"Amount": "500", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
+    )
+    queue_costs(endpoint)
+    return service_sizes(session), revisions
 
 
-def main() -> int:
-    started = time.monotonic()
+def queue_costs(endpoint: str) -> None:
+    """30 days of Cost Explorer data for the digest, and the month's spend for the budget alerts' cost drivers."""
+    days = [date(2026, 11, 1) + timedelta(days=n) for n in range(30)]
+    # The budget alerts ask the same question twice (same period): moto answers both from the first result.
+    groups = [
+        {
+            "Keys": [f"service${name}"],
+            "Metrics": {"UnblendedCost": {"Amount": f"{float(amount) * 27:.2f}", "Unit": "USD"}},
+        }
+        for name, amount in DAILY_COST.items()
+    ]
+    results: list[dict[str, Any]] = [
+        {
+            "ResultsByTime": [
+                {"TimePeriod": {"Start": "2026-11-01", "End": "2026-12-01"}, "Groups": groups, "Estimated": True}
+            ]
+        }
+    ]
+    daily = []
+    for number, day_ in enumerate(days):
+        wobble = 1 + ((number * 7) % 5 - 2) / 20
+        groups = [
+            {
+                "Keys": [f"service${name}", "Amazon Elastic Container Service"],
+                "Metrics": {
+                    "UnblendedCost": {
+                        "Amount": f"{float(amount) * wobble * (0.6 if day_.weekday() >= 5 else 1):.4f}",
+                        "Unit": "USD",
+                    }
+                },
+            }
+            for name, amount in DAILY_COST.items()
+        ]
+        daily.append(
+            {
+                "TimePeriod": {"Start": day_.isoformat(), "End": (day_ + timedelta(days=1)).isoformat()},
+                "Groups": groups,
+                "Estimated": day_ >= date(2026, 11, 29),
+            }
+        )
+    results.append({"ResultsByTime": daily})
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/static/ce/cost-and-usage-results",
+        method="POST",
+        data=json.dumps({"results": results}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local moto server
+        response.read()
+
+
+def answer_forecast(ce: Any) -> None:
+    def respond(**kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("http://127.0.0.1/", 200, {}, None), {"Total": {"Amount": "402.15", "Unit": "USD"}}
+
+    ce.meta.events.register("before-call.ce.GetCostForecast", respond)
+
+
+@dataclass
+class DayResult:
+    morning: dict[str, dict[str, Any]]
+    evening: dict[str, dict[str, Any]]
+    lines: list[str]
+    messages: list[Any]
+    back_on_spot: bool
+
+    @property
+    def not_restored(self) -> dict[str, tuple[Any, Any]]:
+        return {n: (s, self.evening.get(n)) for n, s in self.morning.items() if self.evening.get(n) != s}
+
+
+def run_day(echo: Callable[[str], None] = lambda line: None) -> DayResult:
+    """Start moto and the Slack stand-in, seed the platform, replay the day; everything stops afterwards."""
     os.environ.setdefault("MOTO_ECS_SERVICE_RUNNING", "1000")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    with SlackStandIn() as slack:
-        configure(f"http://{host}:{port}", slack)
-        morning_sizes = seed()
-        print(f"moto on http://{host}:{port}, Slack stand-in on {slack.url}")
-        print(f"seeded pyairtable-dev: {', '.join(f'{n}={s["desired"]}' for n, s in morning_sizes.items())}")
-        context = Context()
-        for number, step in enumerate(day(), start=1):
-            handler = importlib.import_module(f"steward.handlers.{step.function}").lambda_handler
-            result = handler(step.event, context)
-            print(f"{number:>2}. {step.title:<48} {step.summary(result)}")
+    endpoint = f"http://{host}:{port}"
+    lines: list[str] = []
+    try:
+        with SlackStandIn() as slack:
+            configure(endpoint, slack)
+            morning, revisions = seed(endpoint)
+            from steward.runtime import shared_aws
 
-        end_sizes = service_sizes(boto3.session.Session())
-        OUTPUT.mkdir(exist_ok=True)
-        page = OUTPUT / "slack.html"
-        page.write_text(render_page(slack.messages))
-        (OUTPUT / "slack.json").write_text(json.dumps([m.body for m in slack.messages], indent=2, default=str))
-        print(f"{len(slack.messages)} Slack messages → {page}")
-    server.stop()
+            overlay = EcsOverlay(boto3.client("ecs"))
+            overlay.set_strategy(CLUSTER, "llm-orchestrator", SPOT_STRATEGY)
+            overlay.complete_updates = True
+            shared_aws().use("ecs", overlay)
+            answer_forecast(shared_aws().ce)
+            echo(f"moto on {endpoint}, Slack stand-in on {slack.url}")
+            echo("pyairtable-dev: " + ", ".join(f"{n}={s['desired']}" for n, s in morning.items()))
+            context = Context()
+            for number, step in enumerate(day(overlay, revisions), start=1):
+                if step.before:
+                    step.before()
+                handler = importlib.import_module(f"steward.handlers.{step.function}").lambda_handler
+                results = [handler(event, context) for event in step.events()]
+                lines.append(f"{number:>2}. {step.at}  {step.title:<42} {step.summary(results)}")
+                echo(lines[-1])
+            evening = service_sizes(boto3.session.Session())
+            messages = list(slack.messages)
+    finally:
+        server.stop()
+    back_on_spot = overlay.strategies.get((CLUSTER, "llm-orchestrator")) == [
+        {"base": 0, "weight": 0, **i} for i in SPOT_STRATEGY
+    ]
+    return DayResult(morning, evening, lines, messages, back_on_spot)
 
-    wrong = {name: (size, end_sizes.get(name)) for name, size in morning_sizes.items() if end_sizes.get(name) != size}
-    if wrong:
-        for name, (expected, actual) in wrong.items():
-            print(f"NOT RESTORED {name}: expected {expected}, found {actual}", file=sys.stderr)
+
+def main() -> int:
+    started = time.monotonic()
+    result = run_day(echo=lambda line: print(line, flush=True))
+    OUTPUT.mkdir(exist_ok=True)
+    page = OUTPUT / "slack.html"
+    page.write_text(render_page(result.messages, title="Steward — a day on pyairtable-dev"))
+    (OUTPUT / "slack.json").write_text(json.dumps([m.body for m in result.messages], indent=2, default=str))
+    print(f"{len(result.messages)} Slack messages → {page}")
+    for name, (expected, actual) in result.not_restored.items():
+        print(f"NOT RESTORED {name}: expected {expected}, found {actual}", file=sys.stderr)
+    if not result.back_on_spot:
+        print("llm-orchestrator is not back on its original Spot strategy", file=sys.stderr)
+    if result.not_restored or not result.back_on_spot:
         return 1
-    print(f"every service is back at its morning size ({time.monotonic() - started:.1f}s)")
+    print(f"every service is back at its morning size and strategy ({time.monotonic() - started:.1f}s)")
     return 0
 
 

@@ -24,6 +24,8 @@ class EcsOverlay:
         self.stopped_deployments: list[dict[str, Any]] = []
         self.calls: Counter[str] = Counter()
         self.meta = client.meta
+        # The demo does not model rollout time: deployments that updates start reach steady state at once.
+        self.complete_updates = False
 
     @staticmethod
     def _key(cluster: str, service: str) -> tuple[str, str]:
@@ -94,6 +96,8 @@ class EcsOverlay:
                     "taskDefinitionArn"
                 ]
             self.deploy(cluster, service, current)
+            if self.complete_updates:
+                self.complete(cluster, service)
         return response
 
     def list_service_deployments(self, **kwargs: Any) -> Any:

@@ -16,7 +16,7 @@ from steward.adapters.ecs import Ecs
 from steward.adapters.state import Key, StateUnavailable
 from steward.domain import slack as blocks
 from steward.domain.budgets import ActionVerdict, Period, anomaly, budget_period, judge_action, money, selected
-from steward.domain.off_hours import RestoreRecord, ServiceView
+from steward.domain.off_hours import KEEP_AWAKE_TAG, RestoreRecord, ServiceView, parse_instant
 from steward.models import BudgetNotification, SnsEvent, SnsRecord, is_budget_json_message
 from steward.observability import logger, metrics
 from steward.runtime import Runtime, reject
@@ -129,6 +129,7 @@ def stop_selected(
         if view.exists
         and selected(view.tags, selector)
         and not view.protected
+        and not kept_awake(view, now)
         and view.scheduling_strategy != "DAEMON"
         and view.desired_count > 0
         and not (records.get(view.key) and records[view.key].restore)
@@ -161,6 +162,11 @@ def stop_selected(
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return [key for key in pool.map(stop, candidates) if key]
+
+
+def kept_awake(view: ServiceView, now: datetime) -> bool:
+    until = parse_instant(view.tags.get(KEEP_AWAKE_TAG, ""))
+    return until is not None and until > now
 
 
 def alert_message(

@@ -1,0 +1,57 @@
+"""The demo's day, end to end against a real local moto server (AWS_ENDPOINT_URL) and the Slack stand-in:
+the final AWS state and the Slack messages a team would have read. ECS runs through the EcsOverlay, as in the demo."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from devtools.demo import DayResult, run_day
+
+
+@pytest.fixture(scope="module")
+def day() -> Iterator[DayResult]:
+    saved = dict(os.environ)
+    try:
+        yield run_day()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_every_service_ends_the_day_exactly_as_it_started(day: DayResult) -> None:
+    assert day.not_restored == {}
+    assert day.back_on_spot
+
+
+def test_the_team_reads_each_thing_that_happened_once(day: DayResult) -> None:
+    firsts = [message.text.splitlines()[0] for message in day.messages]
+    expected_starts = [
+        "Deployment completed: pyairtable-dev/api-gateway",
+        "Deployment started: pyairtable-dev/api-gateway",
+        "Deployment completed: pyairtable-dev/api-gateway",
+        "Spot fallback: llm-orchestrator moved to on-demand",
+        "Rolled back pyairtable-dev/api-gateway",
+        "Spot fallback over: llm-orchestrator back on Spot",
+        "Budget dev-monthly: 80.0 % threshold (ACTUAL)",
+        "Off-hours: stopped 6, started 0",
+        "Budget dev-monthly: 100.0 % threshold (ACTUAL)",
+        "Off-hours: stopped 1, started 0",
+        "Off-hours: stopped 0, started 7",
+        "Off-hours: stopped 0, started 1",
+        "Cost digest — dev — Mon 30 Nov 2026 (UTC)",
+    ]
+    cursor = 0
+    for first in firsts:
+        if cursor < len(expected_starts) and first.startswith(expected_starts[cursor]):
+            cursor += 1
+    assert cursor == len(expected_starts), (
+        f"missing or out of order after {expected_starts[cursor - 1] if cursor else 'start'}: {firsts}"
+    )
+    assert sum(1 for text in firsts if text.startswith("Spot fallback: ")) == 1
+    assert sum(1 for text in firsts if text.startswith("Rolled back")) == 1
+
+
+def test_the_slack_token_never_appears_in_a_message(day: DayResult) -> None:
+    assert all("xoxb-demo-token" not in str(message.body) for message in day.messages)
