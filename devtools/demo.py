@@ -140,7 +140,8 @@ def budget_line(results: list[dict[str, Any]]) -> str:
 def digest_line(results: list[dict[str, Any]]) -> str:
     result = results[-1]
     total = money(Decimal(result["total"]), result["unit"])
-    return f"posted: {total} yesterday, {result['services']} services, {result['cost_explorer_requests']} Cost Explorer requests"
+    requests = result["cost_explorer_requests"]
+    return f"posted: {total} yesterday, {result['services']} services, {requests} Cost Explorer requests"
 
 
 # ------------------------------------------------------------------------------------------ the day
@@ -421,13 +422,13 @@ def queue_costs(endpoint: str) -> None:
             }
         )
     results.append({"ResultsByTime": daily})
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - the local moto server, http only
         f"{endpoint}/moto-api/static/ce/cost-and-usage-results",
         method="POST",
         data=json.dumps({"results": results}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local moto server
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local moto server, http only
         response.read()
 
 
