@@ -130,11 +130,11 @@ class Schedule:
     periods: tuple[Period, ...]
     holidays: frozenset[date]
 
-    def edges(self, around: datetime) -> list[Edge]:
-        """Every edge from LOOKBACK_DAYS before `around` to the day after it, in time order."""
+    def edges(self, around: datetime, days_ahead: int = 1) -> list[Edge]:
+        """Every edge from LOOKBACK_DAYS before `around` to `days_ahead` days after it, in time order."""
         local_today = around.astimezone(self.timezone).date()
         edges: list[Edge] = []
-        for offset in range(-LOOKBACK_DAYS, 2):
+        for offset in range(-LOOKBACK_DAYS, days_ahead + 1):
             day = local_today + timedelta(days=offset)
             if day in self.holidays:
                 edges.append(self._edge(day, time(0), "off", "holiday"))
@@ -175,7 +175,7 @@ class Schedule:
         return Desired(state=last.state, since=last.at, edge_id=edge_id, reason=f"schedule {self.name}: {last.local}")
 
     def next_edge(self, now: datetime, state: State) -> Edge | None:
-        upcoming = [edge for edge in self.edges(now) if edge.at > now and edge.state == state]
+        upcoming = [edge for edge in self.edges(now, days_ahead=LOOKBACK_DAYS) if edge.at > now and edge.state == state]
         return upcoming[0] if upcoming else None
 
 

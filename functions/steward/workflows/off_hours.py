@@ -182,23 +182,33 @@ def inventory(ecs: Ecs, records: dict[str, OffHoursRecord]) -> list[ServiceView]
     return [view for view in views if view.schedule_name or view.key in records]
 
 
-def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
-    ecs = Ecs(rt.aws)
+Planned = list[tuple[ServiceView, Decision, Desired | None]]
+
+
+def plan_tick(rt: Runtime[OffHoursSettings], ecs: Ecs, now: datetime) -> Planned | str:
+    """What a tick at `now` would do to each tagged service, and why; or why the schedules cannot be used."""
     schedules, document_problem = load_schedules(rt)
     if document_problem is not None:
-        report_broken_document(rt, document_problem)
-        return {"outcome": "schedules-invalid", "reason": document_problem, "changed": 0}
-
+        return document_problem
     records = load_records(rt.state)
     services = inventory(ecs, records)
     desired_by_schedule: dict[str, Desired | None] = {name: s.desired_at(now) for name, s in schedules.items()}
 
-    decisions: list[tuple[ServiceView, Decision, Desired | None]] = []
+    decisions: Planned = []
     for service in services:
         name = service.schedule_name
         problem = f"unknown schedule {name!r}" if name and name not in schedules else None
         desired = desired_by_schedule.get(name) if name else None
         decisions.append((service, decide(service, desired, records.get(service.key), now, problem), desired))
+    return decisions
+
+
+def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
+    ecs = Ecs(rt.aws)
+    decisions = plan_tick(rt, ecs, now)
+    if isinstance(decisions, str):
+        report_broken_document(rt, decisions)
+        return {"outcome": "schedules-invalid", "reason": decisions, "changed": 0}
 
     to_stop = [(s, d) for s, d, _ in decisions if d.action is Action.STOP and d.restore is None]
     targets = ecs.scalable_targets((s.cluster, s.name) for s, _ in to_stop) if to_stop else {}
