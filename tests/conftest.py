@@ -107,6 +107,36 @@ def slack() -> Iterator[SlackStandIn]:
         yield standin
 
 
+@pytest.fixture(autouse=True)
+def restore_environment() -> Iterator[None]:
+    """Whatever a test (or the code it runs, like the CLI) puts in os.environ is gone after it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def steward_environment(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
+    env = {
+        "STEWARD_ENVIRONMENT": "dev",
+        "DRY_RUN": "false",
+        "STATE_TABLE": STATE_TABLE,
+        "SLACK_CHANNEL": SLACK_CHANNEL,
+        "SCHEDULES_PARAMETER": SCHEDULES_PARAMETER,
+        **overrides,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def bare_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto with nothing in it: for tests that must make no AWS call at all (and must not reach AWS if they do)."""
+    with mock_aws():
+        steward_environment(monkeypatch, SLACK_TOKEN_SECRET_ARN="arn:aws:secretsmanager:eu-central-1:123456789012:secret:x")
+        yield
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn) -> Iterator[None]:
     """In-process moto with Steward's table, schedules and Slack secret; env as template.yaml sets it."""
@@ -116,17 +146,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn) -> Iterator[None]:
         secret = boto3.client("secretsmanager").create_secret(
             Name="steward/slack", SecretString=json.dumps({"token": SLACK_TOKEN})
         )
-        env = {
-            "STEWARD_ENVIRONMENT": "dev",
-            "DRY_RUN": "false",
-            "STATE_TABLE": STATE_TABLE,
-            "SLACK_TOKEN_SECRET_ARN": secret["ARN"],
-            "SLACK_CHANNEL": SLACK_CHANNEL,
-            "SLACK_API_URL": slack.url,
-            "SCHEDULES_PARAMETER": SCHEDULES_PARAMETER,
-        }
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
+        steward_environment(monkeypatch, SLACK_TOKEN_SECRET_ARN=secret["ARN"], SLACK_API_URL=slack.url)
         yield
 
 
