@@ -63,7 +63,8 @@ test: venv tools lint
 demo: venv
 	$(LOCAL_ENV) $(PY) -m devtools.demo
 
-bench: venv
+bench: venv tools
+	$(MAKE) --no-print-directory build
 	$(LOCAL_ENV) $(PY) -m bench
 
 clean:

@@ -118,8 +118,8 @@ def request_counts(sizes: tuple[int, ...] = (10, 100, 1000)) -> list[TickFigures
     return figures
 
 
-def latency_speedup(services: int = 1000, latency: float = 0.05) -> dict[str, float]:
-    """The 1,000-service evening tick with `latency` seconds added to every request: pool vs one at a time."""
+def latency_run(concurrency: str, rate: str, services: int = 1000, latency: float = 0.05) -> dict[str, float]:
+    """The evening tick for `services` services with `latency` seconds added to every AWS request."""
     from steward.adapters import aws as aws_adapter
 
     original = aws_adapter.AwsClients._count
@@ -128,19 +128,12 @@ def latency_speedup(services: int = 1000, latency: float = 0.05) -> dict[str, fl
         time.sleep(latency)
         original(self, model, **kwargs)
 
-    timings: dict[str, float] = {}
     aws_adapter.AwsClients._count = slow  # type: ignore[method-assign]
     try:
-        for label, concurrency, rate in (
-            ("sequential", "1", "100"),
-            ("pool of 8, 10 writes/s", "8", "10"),
-            ("pool of 16, 20 writes/s", "16", "20"),
-        ):
-            with platform(services):
-                requests, seconds, result = run_tick(EVENING, MAX_CONCURRENCY=concurrency, WRITES_PER_SECOND=rate)
-                assert len(result["stopped"]) == services
-                timings[label] = seconds
-                timings[f"{label} requests"] = requests
+        with platform(services):
+            requests, seconds, result = run_tick(EVENING, MAX_CONCURRENCY=concurrency, WRITES_PER_SECOND=rate)
     finally:
         aws_adapter.AwsClients._count = original  # type: ignore[method-assign]
-    return timings
+    assert len(result["stopped"]) == services
+    writes = sum(1 for _ in result["stopped"])
+    return {"seconds": seconds, "requests": requests, "updates": writes}

@@ -133,7 +133,9 @@ def steward_environment(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> No
 def bare_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto with nothing in it: for tests that must make no AWS call at all (and must not reach AWS if they do)."""
     with mock_aws():
-        steward_environment(monkeypatch, SLACK_TOKEN_SECRET_ARN="arn:aws:secretsmanager:eu-central-1:123456789012:secret:x")
+        steward_environment(
+            monkeypatch, SLACK_TOKEN_SECRET_ARN="arn:aws:secretsmanager:eu-central-1:123456789012:secret:x"
+        )
         yield
 
 

@@ -308,3 +308,16 @@ def test_dry_run_decides_and_changes_nothing(
     assert result["outcome"] == "would roll back"
     assert len(platform.ecs.updates) == updates
     assert slack.messages[-1].text.startswith("[dry run] Would roll back")
+
+
+def test_stewards_own_health_alarms_reach_slack(
+    aws: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEALTH_ALARM_PREFIX", "steward-dev-health-")
+    event = alarm_event(T0, name="steward-dev-health-off-hours-errors")
+    event["detail"]["configuration"] = {"description": "Steward's off-hours function errors", "metrics": []}
+
+    result = deploy_rollback.lambda_handler(event, lambda_context)
+
+    assert result["outcome"] == "health alarm reported"
+    assert slack.messages[0].text.startswith("Steward needs attention: off-hours-errors")

@@ -58,7 +58,9 @@ def test_bad_or_foreign_event_is_rejected_cleanly(
 
 
 @pytest.mark.parametrize("function", sorted(HANDLERS))
-def test_a_non_object_event_is_rejected(function: str, bare_aws: None, aws_calls: list[str], lambda_context: Any) -> None:
+def test_a_non_object_event_is_rejected(
+    function: str, bare_aws: None, aws_calls: list[str], lambda_context: Any
+) -> None:
     handler = importlib.import_module(HANDLERS[function]).lambda_handler
     for event in (None, [], "x" * 10_000, 42):
         result = handler(event, lambda_context)

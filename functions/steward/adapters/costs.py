@@ -13,10 +13,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from steward.adapters.aws import AwsClients, is_transient
 
-IAM_ACTIONS = {
-    "read": ["ce:GetCostAndUsage", "ce:GetCostForecast", "budgets:ViewBudget", "cloudwatch:GetMetricData"],
-    "write": [],
-}
+COST_DRIVER_ACTIONS = frozenset({"ce:GetCostAndUsage"})
+DIGEST_ACTIONS = frozenset(
+    {"ce:GetCostAndUsage", "ce:GetCostForecast", "budgets:ViewBudget", "cloudwatch:GetMetricData"}
+)
 # Credits and refunds are not what a service cost; they would hide real spend.
 USAGE_ONLY = {"Not": {"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Credit", "Refund"]}}}
 METRIC_BATCH = 500  # GetMetricData takes at most 500 queries a request

@@ -1,6 +1,6 @@
 """ECS and Application Auto Scaling: finding services in few requests, and the calls that stop and start them.
 
-IAM_ACTIONS lists every action this module calls, so the template's grants can be checked against it.
+The *_ACTIONS sets list the IAM actions each part calls, so the template's grants can be checked against them.
 """
 
 from __future__ import annotations
@@ -12,26 +12,27 @@ from steward.adapters.aws import AwsClients
 from steward.domain.off_hours import ScalableTarget, ServiceView
 from steward.domain.spot import SpotService, Strategy, StrategyItem
 
-IAM_ACTIONS = {
-    "read": [
-        "ecs:ListClusters",
-        "ecs:ListServices",
-        "ecs:DescribeServices",
+# The IAM actions each class calls; the functions' roles in template.yaml must grant exactly their union.
+INVENTORY_ACTIONS = frozenset({"ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices"})
+SCALING_ACTIONS = frozenset(
+    {
+        "ecs:UpdateService",
         "application-autoscaling:DescribeScalableTargets",
-    ],
-    "write": ["ecs:UpdateService", "application-autoscaling:RegisterScalableTarget"],
-}
-SPOT_IAM_ACTIONS = {
-    "read": [
-        "ecs:DescribeServices",
+        "application-autoscaling:RegisterScalableTarget",
+    }
+)
+SPOT_ACTIONS = frozenset(
+    {
         "ecs:ListClusters",
+        "ecs:DescribeServices",
+        "ecs:UpdateService",
         "ecs:ListContainerInstances",
         "ecs:DescribeContainerInstances",
+        "ecs:UpdateContainerInstancesState",
         "ecs:ListTasks",
         "ecs:DescribeTasks",
-    ],
-    "write": ["ecs:UpdateService", "ecs:UpdateContainerInstancesState"],
-}
+    }
+)
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services a call
 TARGETS_BATCH = 50  # DescribeScalableTargets takes at most 50 resource ids a call
@@ -190,15 +191,17 @@ class SpotEcs(Ecs):
         return sorted(names)
 
 
-ROLLBACK_IAM_ACTIONS = {
-    "read": [
+ROLLBACK_ACTIONS = frozenset(
+    {
         "ecs:DescribeServices",
         "ecs:DescribeTaskDefinition",
+        "ecs:UpdateService",
         "ecs:ListServiceDeployments",
+        "ecs:StopServiceDeployment",
         "cloudwatch:ListTagsForResource",
-    ],
-    "write": ["ecs:UpdateService", "ecs:StopServiceDeployment"],
-}
+    }
+)
+TASK_SIZE_ACTIONS = frozenset({"ecs:DescribeTaskDefinition"})
 
 
 class RollbackEcs(Ecs):

@@ -21,6 +21,7 @@ from steward.observability import logger, metrics
 from steward.settings import Settings
 
 TOKEN_CACHE_SECONDS = 300
+IAM_ACTIONS = frozenset({"secretsmanager:GetSecretValue"})
 
 
 def token_from_secret(secret_value: str) -> str:

@@ -16,6 +16,15 @@ from botocore.exceptions import ClientError
 
 from steward.adapters.aws import AwsClients
 
+# The DynamoDB action behind each StateStore method.
+READ, WRITE, UPDATE, DELETE, QUERY = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+)
+
 
 class StateUnavailable(RuntimeError):
     """The state table could not be read or written; nothing that depends on it may proceed."""

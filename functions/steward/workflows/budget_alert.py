@@ -11,6 +11,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from steward.adapters import costs as cost_actions
+from steward.adapters import ecs as ecs_actions
+from steward.adapters import slack as slack_actions
+from steward.adapters import state as state_actions
 from steward.adapters.costs import CostExplorer, CostsUnavailable
 from steward.adapters.ecs import Ecs
 from steward.adapters.state import Key, StateUnavailable
@@ -25,6 +29,14 @@ from steward.workflows.off_hours import WriteLimits, hold_off, load_records, sto
 
 MESSAGE_LIFETIME = timedelta(days=14)
 TOP_DRIVERS = 5
+
+IAM_ACTIONS = (
+    ecs_actions.INVENTORY_ACTIONS
+    | ecs_actions.SCALING_ACTIONS
+    | cost_actions.COST_DRIVER_ACTIONS
+    | slack_actions.IAM_ACTIONS
+    | {state_actions.WRITE, state_actions.UPDATE, state_actions.QUERY}
+)
 
 
 def handle(rt: Runtime[BudgetAlertSettings], event: SnsEvent) -> dict[str, Any]:

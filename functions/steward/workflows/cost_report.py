@@ -10,6 +10,10 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from steward.adapters import costs as cost_actions
+from steward.adapters import ecs as ecs_actions
+from steward.adapters import slack as slack_actions
+from steward.adapters import state as state_actions
 from steward.adapters.costs import CostExplorer, CostsUnavailable
 from steward.adapters.ecs import Ecs
 from steward.adapters.state import StateStore
@@ -31,6 +35,15 @@ from steward.runtime import Runtime
 from steward.settings import CostReportSettings
 
 IDLE_PERCENT = 20.0
+
+# sts:GetCallerIdentity needs no permission.
+IAM_ACTIONS = (
+    ecs_actions.INVENTORY_ACTIONS
+    | ecs_actions.TASK_SIZE_ACTIONS
+    | cost_actions.DIGEST_ACTIONS
+    | slack_actions.IAM_ACTIONS
+    | {state_actions.QUERY}
+)
 
 
 class DigestUnavailable(RuntimeError):

@@ -10,6 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from steward.adapters import ecs as ecs_actions
+from steward.adapters import slack as slack_actions
+from steward.adapters import state as state_actions
 from steward.adapters.aws import is_transient
 from steward.adapters.ecs import RollbackEcs, cluster_name
 from steward.adapters.state import Key, service_key
@@ -41,6 +44,12 @@ STATUS_WORDS = {
     "SERVICE_DEPLOYMENT_FAILED": "FAILED",
 }
 QUIET_REASONS = ("opted out", "held off", "outside the", "no deployment recorded", "fired before")
+
+IAM_ACTIONS = (
+    ecs_actions.ROLLBACK_ACTIONS
+    | slack_actions.IAM_ACTIONS
+    | {state_actions.READ, state_actions.WRITE, state_actions.UPDATE, state_actions.DELETE, state_actions.QUERY}
+)
 
 
 def handle(rt: Runtime[DeployRollbackSettings], event: BaseModel) -> dict[str, Any]:
@@ -169,6 +178,9 @@ def on_alarm(rt: Runtime[DeployRollbackSettings], event: AlarmStateChange) -> di
     previous = detail.previous_state.value if detail.previous_state else "OK"
     if detail.state.value != "ALARM" or previous == "ALARM":
         return {"outcome": "ignored", "reason": f"alarm went {previous} → {detail.state.value}, not into ALARM"}
+    prefix = rt.settings.health_alarm_prefix
+    if prefix and detail.alarm_name.startswith(prefix):
+        return report_health(rt, event)
     ecs = RollbackEcs(rt.aws)
     mapped = map_alarm(ecs, event)
     if mapped is None:
@@ -265,6 +277,25 @@ def map_alarm(ecs: RollbackEcs, event: AlarmStateChange) -> tuple[str, str] | No
 
 
 # ------------------------------------------------------------------------------------------ Slack
+
+
+def report_health(rt: Runtime[DeployRollbackSettings], event: AlarmStateChange) -> dict[str, Any]:
+    """Steward's own health alarms (errors, throttles, dead letters) reach the team the same way as everything else."""
+    detail = event.detail
+    what = detail.alarm_name.removeprefix(rt.settings.health_alarm_prefix)
+    rt.slack.post(
+        blocks.SlackMessage(
+            text=f"Steward needs attention: {what} ({detail.state.reason})",
+            blocks=(
+                blocks.header(f"Steward needs attention: {what}"),
+                blocks.section(blocks.escape(detail.configuration.description or detail.state.reason)),
+                blocks.context("Runbook: the README's 'When Steward itself alarms' section."),
+            ),
+        )
+    )
+    metrics.add_metric(name="HealthAlarms", unit=MetricUnit.Count, value=1)
+    return {"outcome": "health alarm reported", "alarm": detail.alarm_name}
+
 
 STATUS_TEXT = {"IN_PROGRESS": "started", "COMPLETED": "completed", "FAILED": "failed"}
 

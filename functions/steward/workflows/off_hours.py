@@ -17,6 +17,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from steward.adapters import ecs as ecs_actions
+from steward.adapters import slack as slack_actions
+from steward.adapters import state as state_actions
 from steward.adapters.aws import RateLimiter
 from steward.adapters.ecs import Ecs
 from steward.adapters.state import Key, StateStore, StateUnavailable, service_key
@@ -38,6 +41,13 @@ from steward.settings import OffHoursSettings
 
 RECORD = "off-hours"
 MARKER_LIFETIME = timedelta(days=8)
+
+IAM_ACTIONS = (
+    ecs_actions.INVENTORY_ACTIONS
+    | ecs_actions.SCALING_ACTIONS
+    | slack_actions.IAM_ACTIONS
+    | {"ssm:GetParameter", state_actions.WRITE, state_actions.DELETE, state_actions.QUERY}
+)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from steward.adapters import ecs as ecs_actions
+from steward.adapters import slack as slack_actions
+from steward.adapters import state as state_actions
 from steward.adapters.aws import is_transient
 from steward.adapters.ecs import SpotEcs, cluster_name
 from steward.adapters.state import service_key
@@ -42,6 +45,12 @@ from steward.settings import SpotFallbackSettings
 RECORD = "spot-fallback"
 STALE_CLAIM = timedelta(minutes=2)  # a claim this old without a fallback belongs to a crashed invocation
 REMEMBER_REFUSAL = timedelta(minutes=10)  # repeated signals for a service we leave alone cost one write
+
+IAM_ACTIONS = (
+    ecs_actions.SPOT_ACTIONS
+    | slack_actions.IAM_ACTIONS
+    | {state_actions.READ, state_actions.UPDATE, state_actions.DELETE, state_actions.QUERY}
+)
 
 
 @dataclass(frozen=True)
