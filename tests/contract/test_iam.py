@@ -22,10 +22,9 @@ READ_PREFIXES = ("Describe", "List", "Get", "View", "Query")
 def statements(function: str) -> list[dict[str, Any]]:
     found = []
     for policy in functions()[function]["Properties"]["Policies"]:
-        for statement in policy["Statement"]:
-            if "Fn::If" in statement:
-                statement = statement["Fn::If"][1]  # the branch taken when Slack is configured
-            found.append(statement)
+        for raw in policy["Statement"]:
+            # A conditional statement counts with the branch taken when Slack is configured.
+            found.append(raw["Fn::If"][1] if "Fn::If" in raw else raw)
     return found
 
 
