@@ -24,7 +24,7 @@ help:
 	@echo "make test   - lint, type-check, all tests, sam validate --lint and an arm64 sam build"
 	@echo "make lint | make build | make bench | make clean"
 
-$(VENV)/.installed: requirements/dev.lock pyproject.toml
+$(VENV)/.installed: requirements/dev.lock
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required" >&2; exit 1; }
 	rm -rf $(VENV) && $(PYTHON313) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements/dev.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }

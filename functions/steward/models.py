@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 Arn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$", max_length=2048)]
@@ -98,11 +98,10 @@ class DeploymentStateChange(EventBridgeEnvelope):
     def service_arn(self) -> str:
         return _service_arn(self.resources)
 
-    @field_validator("resources")
-    @classmethod
-    def _names_a_service(cls, value: list[str]) -> list[str]:
-        _service_arn(value)
-        return value
+    @model_validator(mode="after")
+    def _names_a_service(self) -> DeploymentStateChange:
+        _service_arn(self.resources)  # the event carries only this to say which service deployed
+        return self
 
 
 def _service_arn(resources: list[str]) -> str:
