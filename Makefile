@@ -17,7 +17,7 @@ LOCAL_ENV := env -u AWS_PROFILE -u AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=testing AW
 # sam build's python3.13 workflow needs python3.13 on PATH.
 BUILD_PATH := $(dir $(PYTHON313)):$(PATH)
 
-.PHONY: help venv tools lint unit test validate build demo bench clean lock
+.PHONY: help venv tools scanners lint unit test validate build demo bench clean lock
 
 help:
 	@echo "make demo   - a day in the life of the reference platform, against local stand-ins"
@@ -39,8 +39,16 @@ $(TOOLS)/.installed: requirements/tools.lock
 	$(SAM) --version
 	touch $@
 
+CHECKOV := .venv-checkov
+$(CHECKOV)/.installed: requirements/checkov.lock
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required" >&2; exit 1; }
+	rm -rf $(CHECKOV) && $(PYTHON313) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install $(PIP_FLAGS) -r requirements/checkov.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	touch $@
+
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
+scanners: $(CHECKOV)/.installed
 
 lint: venv
 	$(VENV)/bin/ruff check functions tests bench scripts devtools
@@ -50,13 +58,14 @@ lint: venv
 unit: venv
 	$(LOCAL_ENV) $(PY) -m pytest tests/unit
 
-validate: tools
+validate: tools scanners
 	$(LOCAL_ENV) $(SAM) validate --lint --template template.yaml
+	$(LOCAL_ENV) $(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact
 
 build: tools
 	$(LOCAL_ENV) PATH="$(BUILD_PATH)" $(SAM) build --template template.yaml --parallel
 
-test: venv tools lint
+test: venv tools scanners lint
 	$(LOCAL_ENV) $(PY) -m pytest
 	$(MAKE) --no-print-directory validate build
 
@@ -68,10 +77,11 @@ bench: venv tools
 	$(LOCAL_ENV) $(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam demo-output .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam demo-output .mypy_cache .ruff_cache .pytest_cache
 
 # Re-pin every dependency (hashes included) after editing requirements/*.in.
 lock: venv
 	$(VENV)/bin/uv pip compile --python-version 3.13 --generate-hashes -q requirements/layer.in -o layers/deps/requirements.txt
 	$(VENV)/bin/uv pip compile --python-version 3.13 --python-platform linux --generate-hashes -q requirements/dev.in -o requirements/dev.lock
 	$(VENV)/bin/uv pip compile --python-version 3.13 --python-platform linux --generate-hashes -q requirements/tools.in -o requirements/tools.lock
+	$(VENV)/bin/uv pip compile --python-version 3.13 --python-platform linux --generate-hashes -q requirements/checkov.in -o requirements/checkov.lock

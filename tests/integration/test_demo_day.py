@@ -3,6 +3,8 @@ the final AWS state and the Slack messages a team would have read. ECS runs thro
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from collections.abc import Iterator
 
@@ -10,12 +12,33 @@ import pytest
 from devtools.demo import DayResult, run_day
 
 
+class Everything(logging.Handler):
+    """Keeps every log record whole (message, extra fields, exception) as text."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.dumps(record.__dict__, default=str))
+
+
+LOGS = Everything()
+
+
 @pytest.fixture(scope="module")
 def day() -> Iterator[DayResult]:
+    from steward.observability import logger
+
     saved = dict(os.environ)
+    watched = [logging.getLogger(), logging.getLogger(logger.name)]
+    for target in watched:
+        target.addHandler(LOGS)
     try:
         yield run_day()
     finally:
+        for target in watched:
+            target.removeHandler(LOGS)
         os.environ.clear()
         os.environ.update(saved)
 
@@ -53,5 +76,7 @@ def test_the_team_reads_each_thing_that_happened_once(day: DayResult) -> None:
     assert sum(1 for text in firsts if text.startswith("Rolled back")) == 1
 
 
-def test_the_slack_token_never_appears_in_a_message(day: DayResult) -> None:
+def test_the_slack_token_never_appears_in_a_message_or_a_log_line(day: DayResult) -> None:
     assert all("xoxb-demo-token" not in str(message.body) for message in day.messages)
+    assert len(LOGS.lines) > 20  # the day was logged…
+    assert not [line for line in LOGS.lines if "xoxb-demo-token" in line]  # …and the token never was
