@@ -267,3 +267,14 @@ def test_dry_run_returns_the_digest_and_posts_nothing(
     assert result["outcome"] == "dry-run"
     assert result["message"]["text"].startswith("[dry run] Cost digest")
     assert slack.messages == []
+
+
+def test_a_second_delivery_of_the_same_morning_posts_nothing(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    queue(window(lambda day: {"api-gateway": "10.00"}))
+
+    first, second = digest(lambda_context), digest(lambda_context)
+
+    assert (first["outcome"], second["outcome"]) == ("posted", "duplicate")
+    assert len(slack.messages) == 1

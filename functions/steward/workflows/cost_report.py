@@ -16,7 +16,7 @@ from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
 from steward.adapters.costs import CostExplorer, CostsUnavailable
 from steward.adapters.ecs import Ecs
-from steward.adapters.state import StateStore
+from steward.adapters.state import Key, StateStore
 from steward.domain import slack as blocks
 from steward.domain.costs import (
     CostRow,
@@ -42,7 +42,7 @@ IAM_ACTIONS = (
     | ecs_actions.TASK_SIZE_ACTIONS
     | cost_actions.DIGEST_ACTIONS
     | slack_actions.IAM_ACTIONS
-    | {state_actions.QUERY}
+    | {state_actions.QUERY, state_actions.WRITE, state_actions.DELETE}
 )
 
 
@@ -79,14 +79,23 @@ def run_digest(rt: Runtime[CostReportSettings], now: datetime) -> dict[str, Any]
     digest = build_digest(rows, today, forecast=forecast, budget=budget, savings=savings, hints=hints)
     message = render_digest(digest, rt.settings.environment, rt.settings.top_services, dry_run=rt.settings.dry_run)
 
-    metrics.add_metric(name="DigestsPosted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="CostExplorerRequests", unit=MetricUnit.Count, value=pages + 1)
     if rt.settings.dry_run:
         logger.info("cost digest (dry run)", extra={"text": message.text})
     else:
-        rt.slack.post(message)
+        # One digest a day, however often the schedule delivers: the first delivery claims the day.
+        claim = Key(pk="digest", sk=digest.yesterday.isoformat())
+        if not rt.state.put_new(claim, {"posted_at": now.isoformat()}, expires=now + timedelta(days=40)):
+            return {
+                "outcome": "duplicate",
+                "yesterday": digest.yesterday.isoformat(),
+                "reason": "this day's digest was already posted",
+            }
+        if rt.slack.post(message) is None and rt.slack.enabled:
+            rt.state.delete(claim)  # Slack failed: a retry of the schedule may post it
         for channel, team_message in team_messages(digest, services, rt.settings.cost_tag_key).items():
             rt.slack.post(blocks.SlackMessage(text=team_message.text, blocks=team_message.blocks, channel=channel))
+        metrics.add_metric(name="DigestsPosted", unit=MetricUnit.Count, value=1)
     return {
         "outcome": "dry-run" if rt.settings.dry_run else "posted",
         "yesterday": digest.yesterday.isoformat(),
