@@ -278,3 +278,26 @@ def test_a_second_delivery_of_the_same_morning_posts_nothing(
 
     assert (first["outcome"], second["outcome"]) == ("posted", "duplicate")
     assert len(slack.messages) == 1
+
+
+def test_a_team_with_a_steward_channel_gets_its_own_services(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    from devtools.platform import ServiceSpec, create_service
+
+    session = boto3.session.Session()
+    session.client("ecs").create_cluster(clusterName="pyairtable-dev")
+    create_service(
+        session.client("ecs"),
+        session.client("application-autoscaling"),
+        ServiceSpec("frontend", 2),
+        tags={"steward:channel": "C0FRONTEND1"},
+    )
+    queue(window(lambda day: {"api-gateway": "10.00", "frontend": "3.00"}))
+
+    digest(lambda_context)
+
+    team = [m for m in slack.messages if m.body["channel"] == "C0FRONTEND1"]
+    assert len(team) == 1
+    assert "frontend" in json.dumps(team[0].blocks)
+    assert "api-gateway" not in json.dumps(team[0].blocks)
