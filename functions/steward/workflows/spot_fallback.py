@@ -267,42 +267,43 @@ def shift_back(rt: Runtime[SpotFallbackSettings], now: datetime) -> dict[str, An
 # ------------------------------------------------------------------------------------------ Slack
 
 
+def _post(rt: Runtime[SpotFallbackSettings], service: SpotService, title: str, text: str, *body: blocks.Block) -> None:
+    """One Spot message: to the default channel and, where the service names one, its team's channel."""
+    rt.slack.post(
+        blocks.SlackMessage(text=text, channel=service.tags.get(CHANNEL_TAG), blocks=(blocks.header(title), *body))
+    )
+
+
+def _was_now(service: SpotService, lead: str, was: Strategy, now: Strategy) -> blocks.Block:
+    name = f"*{blocks.escape(service.cluster)}/{blocks.escape(service.name)}*"
+    return blocks.section(
+        f"{name} {lead}", fields=[f"*Was*\n{describe_strategy(was)}", f"*Now*\n{describe_strategy(now)}"]
+    )
+
+
 def report_fallback(
     rt: Runtime[SpotFallbackSettings], service: SpotService, signal: Signal, to: Strategy, dry: bool
 ) -> None:
-    prefix = "[dry run] " if dry else ""
-    title = f"{prefix}Spot fallback: {service.name} moved to on-demand"
-    rt.slack.post(
-        blocks.SlackMessage(
-            text=f"{title} ({signal.cause})",
-            channel=service.tags.get(CHANNEL_TAG),
-            blocks=(
-                blocks.header(title),
-                blocks.section(
-                    f"*{blocks.escape(service.cluster)}/{blocks.escape(service.name)}* — {blocks.escape(signal.cause)}",
-                    fields=[
-                        f"*Was*\n{describe_strategy(service.strategy)}",
-                        f"*Now*\n{describe_strategy(to)}",
-                    ],
-                ),
-                blocks.context("Steward shifts it back once Spot has been quiet for the stable period."),
-            ),
-        )
+    title = f"{'[dry run] ' if dry else ''}Spot fallback: {service.name} moved to on-demand"
+    _post(
+        rt,
+        service,
+        title,
+        f"{title} ({signal.cause})",
+        _was_now(service, f"— {blocks.escape(signal.cause)}", service.strategy, to),
+        blocks.context("Steward shifts it back once Spot has been quiet for the stable period."),
     )
 
 
 def report_failure(rt: Runtime[SpotFallbackSettings], service: SpotService, signal: Signal, error: str) -> None:
     title = f"Spot fallback failed: {service.name} is still on Spot"
-    rt.slack.post(
-        blocks.SlackMessage(
-            text=f"{title}: {error}",
-            channel=service.tags.get(CHANNEL_TAG),
-            blocks=(
-                blocks.header(title),
-                blocks.section(f"{blocks.escape(signal.cause)}\n`{blocks.escape(error[:500])}`"),
-                blocks.context("Steward tries again on the next Spot signal for this service."),
-            ),
-        )
+    _post(
+        rt,
+        service,
+        title,
+        f"{title}: {error}",
+        blocks.section(f"{blocks.escape(signal.cause)}\n`{blocks.escape(error[:500])}`"),
+        blocks.context("Steward tries again on the next Spot signal for this service."),
     )
 
 
@@ -310,22 +311,13 @@ def report_shift_back(
     rt: Runtime[SpotFallbackSettings], service: SpotService, episode: Episode, now: datetime, dry: bool
 ) -> None:
     minutes = int((now - episode.fell_back_at).total_seconds() // 60)
-    on_demand_for_text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    duration = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
     title = f"{'[dry run] ' if dry else ''}Spot fallback over: {service.name} back on Spot"
-    rt.slack.post(
-        blocks.SlackMessage(
-            text=f"{title} after {on_demand_for_text} on on-demand",
-            channel=service.tags.get(CHANNEL_TAG),
-            blocks=(
-                blocks.header(title),
-                blocks.section(
-                    f"*{blocks.escape(service.cluster)}/{blocks.escape(service.name)}* ran on on-demand for "
-                    f"{on_demand_for_text} after {blocks.escape(episode.cause)}.",
-                    fields=[
-                        f"*Was*\n{describe_strategy(episode.fallback)}",
-                        f"*Now*\n{describe_strategy(episode.original)}",
-                    ],
-                ),
-            ),
-        )
+    lead = f"ran on on-demand for {duration} after {blocks.escape(episode.cause)}."
+    _post(
+        rt,
+        service,
+        title,
+        f"{title} after {duration} on on-demand",
+        _was_now(service, lead, episode.fallback, episode.original),
     )
