@@ -41,7 +41,7 @@ SlackChannelId = Annotated[str, AfterValidator(_slack_channel)]
 class Settings(BaseModel):
     """What every function needs. Field aliases are the environment variable names set in template.yaml."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", defer_build=True)
 
     environment: Literal["dev", "staging", "prod"] = Field(alias="STEWARD_ENVIRONMENT")
     dry_run: bool = Field(default=False, alias="DRY_RUN")

@@ -62,7 +62,7 @@ def parse_clock(text: str, *, allow_end_of_day: bool) -> time | None:
 
 
 class PeriodDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     days: str
     start: str | None = None
@@ -83,7 +83,7 @@ class PeriodDocument(BaseModel):
 
 
 class ScheduleDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     timezone: str
     periods: list[PeriodDocument] = Field(min_length=1, max_length=50)
