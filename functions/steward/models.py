@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -311,12 +310,3 @@ def describe_validation_error(error: ValidationError) -> str:
         parts.append(f"{location}: {issue['msg']}")
     more = error.error_count() - 5
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
-def event_time(envelope: Any) -> datetime | None:
-    """SPEC §4: "now" is the event's time whenever the event carries one."""
-    for attribute in ("now", "time", "timestamp"):
-        value = getattr(envelope, attribute, None)
-        if isinstance(value, datetime):
-            return value
-    return None
