@@ -1,9 +1,10 @@
 """What moto's ECS does not keep, kept beside it.
 
 moto drops a service's capacity provider strategy (create_service, update_service, describe_services), does not
-maintain the `deployments` list when a service is updated, and has no ListServiceDeployments or
-StopServiceDeployment. EcsOverlay wraps a real (moto-backed) ECS client, keeps those pieces itself, and adds them
-to DescribeServices; every other call reaches moto unchanged. Tests and the demo that use it say so."""
+maintain the `deployments` list when a service is updated, has no ListServiceDeployments or StopServiceDeployment,
+ignores ListContainerInstances' filter and keeps no capacity provider on container instances. EcsOverlay wraps a
+real (moto-backed) ECS client, keeps those pieces itself and adds them to the answers; every other call reaches moto
+unchanged. Tests and the demo that use it say so."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class EcsOverlay:
     def __init__(self, client: Any) -> None:
         self._client = client
         self.strategies: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.instance_providers: dict[str, str] = {}  # container instance ARN → capacity provider name
         self.deployments: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.updates: list[dict[str, Any]] = []
         self.stopped_deployments: list[dict[str, Any]] = []
@@ -98,6 +100,31 @@ class EcsOverlay:
             self.deploy(cluster, service, current)
             if self.complete_updates:
                 self.complete(cluster, service)
+        return response
+
+    def list_container_instances(self, **kwargs: Any) -> Any:
+        self.calls["list_container_instances"] += 1
+        wanted = (kwargs.pop("filter", "") or "").partition("ec2InstanceId ==")[2].strip()
+        response = self._client.list_container_instances(**kwargs)
+        arns = response.get("containerInstanceArns", [])
+        if wanted and arns:
+            described = self._client.describe_container_instances(
+                cluster=kwargs.get("cluster", "default"), containerInstances=arns
+            )
+            arns = [
+                ci["containerInstanceArn"]
+                for ci in described["containerInstances"]
+                if ci.get("ec2InstanceId") == wanted
+            ]
+        return {**response, "containerInstanceArns": arns}
+
+    def describe_container_instances(self, **kwargs: Any) -> Any:
+        self.calls["describe_container_instances"] += 1
+        response = self._client.describe_container_instances(**kwargs)
+        for instance in response.get("containerInstances", []):
+            provider = self.instance_providers.get(instance["containerInstanceArn"])
+            if provider:
+                instance["capacityProviderName"] = provider
         return response
 
     def list_service_deployments(self, **kwargs: Any) -> Any:

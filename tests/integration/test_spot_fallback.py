@@ -299,3 +299,39 @@ def test_a_throttled_update_raises_so_lambda_retries_the_event(
     with pytest.raises(ClientError):
         spot_fallback.lambda_handler(interruption(), lambda_context)
     assert episodes() == []
+
+
+def test_an_ec2_spot_warning_drains_the_instance_and_falls_back_the_services_on_it(
+    ecs: EcsOverlay, lambda_context: Any
+) -> None:
+    # moto ignores ListContainerInstances' filter and keeps no capacity provider on instances: the overlay adds both.
+    import json
+
+    ec2 = boto3.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance_id = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    client = boto3.client("ecs")
+    arn = client.register_container_instance(
+        cluster=CLUSTER, instanceIdentityDocument=json.dumps({"instanceId": instance_id})
+    )["containerInstance"]["containerInstanceArn"]
+    ecs.instance_providers[arn] = "asg-spot"
+    add_service(
+        ecs,
+        "platform-services",
+        [{"capacityProvider": "asg-spot", "weight": 3}, {"capacityProvider": "asg-on-demand", "base": 1, "weight": 1}],
+    )
+    client.register_task_definition(
+        family="ps-task", containerDefinitions=[{"name": "ps", "image": "ps", "memory": 256}]
+    )
+    client.start_task(
+        cluster=CLUSTER, taskDefinition="ps-task", containerInstances=[arn], group="service:platform-services"
+    )
+    warning = copy.deepcopy(load_event("spot_fallback/Ec2SpotWarning--instance.json"))
+    warning["detail"]["instance-id"] = instance_id
+
+    result = spot_fallback.lambda_handler(warning, lambda_context)
+
+    assert [s["outcome"] for s in result["services"]] == ["fell back"]
+    assert strategy_of(ecs, "platform-services") == [{"capacityProvider": "asg-on-demand", "weight": 4, "base": 1}]
+    instance = client.describe_container_instances(cluster=CLUSTER, containerInstances=[arn])["containerInstances"][0]
+    assert instance["status"] == "DRAINING"
