@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from devtools.ecs_overlay import EcsOverlay
-from devtools.platform import CLUSTER, ServiceSpec, create_service
+from devtools.ecs_overlay import EcsOverlay, spot_service_behind_overlay
+from devtools.platform import CLUSTER
 from devtools.template import create_state_table
 from moto import mock_aws
 from moto.ce.models import ce_backends
@@ -83,18 +83,8 @@ def spot() -> list[Figure]:
     from steward.handlers import spot_fallback
 
     with fresh() as aws:
-        session = boto3.session.Session()
-        session.client("ecs").create_cluster(clusterName=CLUSTER)
-        create_service(
-            session.client("ecs"),
-            session.client("application-autoscaling"),
-            ServiceSpec("llm-orchestrator", 2),
-            tags={"steward:spot-fallback": "on"},
-        )
-        overlay = EcsOverlay(session.client("ecs"))
-        overlay.set_strategy(
-            CLUSTER, "llm-orchestrator", [{"capacityProvider": "FARGATE_SPOT", "base": 1, "weight": 1}]
-        )
+        strategy = [{"capacityProvider": "FARGATE_SPOT", "base": 1, "weight": 1}]
+        overlay = spot_service_behind_overlay(boto3.session.Session(), "llm-orchestrator", strategy)
         aws.use("ecs", overlay)
         event = _load("spot_fallback/FargateSpotTaskStopped--spot-interruption.json")
         spot_fallback.lambda_handler(event, _Context())

@@ -154,3 +154,15 @@ class EcsOverlay:
 
             return counted
         return attribute
+
+
+def spot_service_behind_overlay(session: Any, name: str, strategy: list[dict[str, Any]]) -> EcsOverlay:
+    """A cluster with one service opted in to Spot fallback on `strategy`, and the overlay that keeps the strategy."""
+    from devtools.platform import CLUSTER, ServiceSpec, create_service
+
+    session.client("ecs").create_cluster(clusterName=CLUSTER)
+    tags = {"steward:spot-fallback": "on"}
+    create_service(session.client("ecs"), session.client("application-autoscaling"), ServiceSpec(name, 2), tags=tags)
+    overlay = EcsOverlay(session.client("ecs"))
+    overlay.set_strategy(CLUSTER, name, strategy)
+    return overlay

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from devtools.ecs_overlay import EcsOverlay
-from devtools.platform import CLUSTER, ServiceSpec, create_service, seed_reference_platform, service_sizes
+from devtools.ecs_overlay import EcsOverlay, spot_service_behind_overlay
+from devtools.platform import CLUSTER, seed_reference_platform, service_sizes
 from devtools.slack_standin import SlackStandIn
 from moto.core.botocore_stubber import MockRawResponse
 
@@ -139,16 +139,8 @@ def test_a_state_table_refusing_writes_means_no_service_is_touched(platform: dic
 
 
 def test_concurrent_duplicate_spot_signals_cause_one_fallback(aws: None) -> None:
-    session = boto3.session.Session()
-    session.client("ecs").create_cluster(clusterName=CLUSTER)
-    create_service(
-        session.client("ecs"),
-        session.client("application-autoscaling"),
-        ServiceSpec("llm-orchestrator", 2),
-        tags={"steward:spot-fallback": "on"},
-    )
-    overlay = EcsOverlay(session.client("ecs"))
-    overlay.set_strategy(CLUSTER, "llm-orchestrator", [{"capacityProvider": "FARGATE_SPOT", "weight": 1}])
+    strategy = [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    overlay = spot_service_behind_overlay(boto3.session.Session(), "llm-orchestrator", strategy)
     shared_aws().use("ecs", overlay)
 
     three_times_at_once(
