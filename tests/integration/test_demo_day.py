@@ -80,3 +80,12 @@ def test_the_slack_token_never_appears_in_a_message_or_a_log_line(day: DayResult
     assert all("xoxb-demo-token" not in str(message.body) for message in day.messages)
     assert len(LOGS.lines) > 20  # the day was logged…
     assert not [line for line in LOGS.lines if "xoxb-demo-token" in line]  # …and the token never was
+
+
+def test_the_digest_prices_what_was_kept_off_and_what_ran_on_spot(day: DayResult) -> None:
+    digest = next(m for m in day.messages if m.text.startswith("Cost digest"))
+    saved = next(
+        b["text"]["text"] for b in digest.blocks if b.get("text", {}).get("text", "").startswith("*Saved yesterday*")
+    )
+    assert "task-hours kept off by off-hours and budget actions" in saved
+    assert "task-hours on Fargate Spot, not on-demand" in saved

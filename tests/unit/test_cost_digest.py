@@ -56,3 +56,26 @@ def test_savings_count_only_the_hours_of_yesterday_and_are_priced_from_the_task_
     assert price_task_hours(Decimal(10), 1024, 2048, "eu-central-1") == Decimal("10") * (
         Decimal("0.04656") + 2 * Decimal("0.00511")
     )
+
+
+def test_spot_tasks_follow_the_strategy_base_first_then_weights() -> None:
+    from steward.domain.spot import StrategyItem, spot_tasks
+
+    spot = {"FARGATE_SPOT"}
+    assert (
+        spot_tasks((StrategyItem("FARGATE_SPOT", 3, 1), StrategyItem("FARGATE", 1, 0)), 5, spot) == 4
+    )  # 1 base + 3 of 4
+    assert (
+        spot_tasks((StrategyItem("FARGATE", 1, 2), StrategyItem("FARGATE_SPOT", 1, 0)), 2, spot) == 0
+    )  # base takes all
+    assert spot_tasks((StrategyItem("FARGATE", 1, 0),), 4, spot) == 0
+
+
+def test_the_savings_line_separates_kept_off_from_spot() -> None:
+    from steward.domain.costs import Saving, savings_text
+
+    text = savings_text(
+        (Saving("a", Decimal(10), Decimal("1.50")), Saving("b", Decimal(48), Decimal("3.25"), kind="on Spot")), "USD"
+    )
+    assert text.startswith("*Saved yesterday* about 4.75 USD: 1.50 USD for 10 task-hours kept off")
+    assert "3.25 USD for 48 task-hours on Fargate Spot, not on-demand" in text

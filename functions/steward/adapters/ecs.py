@@ -10,7 +10,7 @@ from typing import Any
 
 from steward.adapters.aws import AwsClients
 from steward.domain.off_hours import ScalableTarget, ServiceView
-from steward.domain.spot import SpotService, Strategy, StrategyItem
+from steward.domain.spot import FARGATE_SPOT, SpotService, Strategy, StrategyItem, spot_tasks
 
 # The IAM actions each class calls; the functions' roles in template.yaml must grant exactly their union.
 INVENTORY_ACTIONS = frozenset({"ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices"})
@@ -257,4 +257,9 @@ def service_view(cluster: str, raw: dict[str, Any]) -> ServiceView:
         deployment_in_progress=in_progress,
         exists=raw.get("status", "ACTIVE") == "ACTIVE",
         task_definition=str(raw.get("taskDefinition", "")),
+        fargate_spot_tasks=spot_tasks(
+            tuple(StrategyItem.from_api(item) for item in raw.get("capacityProviderStrategy") or []),
+            int(raw.get("desiredCount", 0)),
+            {FARGATE_SPOT},
+        ),
     )

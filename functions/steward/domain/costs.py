@@ -62,11 +62,16 @@ class ServiceCosts:
         return self.yesterday - self.day_before
 
 
+# Fargate Spot runs at up to 70 % off the on-demand price; the digest prices Spot's saving at that discount.
+FARGATE_SPOT_DISCOUNT = Decimal("0.70")
+
+
 @dataclass(frozen=True)
 class Saving:
     service: str
     task_hours: Decimal
     amount: Decimal
+    kind: str = "kept off"  # or "on Spot"
 
 
 @dataclass(frozen=True)
@@ -212,14 +217,7 @@ def render_digest(digest: Digest, environment: str, top: int, *, dry_run: bool =
         )
         body.append(blocks.section(f"*Top movers* {moved}"))
     if digest.savings:
-        saved = sum((s.amount for s in digest.savings), ZERO)
-        hours = sum((s.task_hours for s in digest.savings), ZERO)
-        body.append(
-            blocks.section(
-                f"*Steward saved* about {money(saved, unit)} yesterday: {hours:.0f} task-hours kept off by off-hours"
-                f" and budget actions _(estimate at Fargate on-demand rates of {FARGATE_RATES_DATE})_"
-            )
-        )
+        body.append(blocks.section(savings_text(digest.savings, unit)))
     if digest.hints:
         body.append(
             blocks.section("*Right-sizing hints*\n" + "\n".join(f"• {blocks.escape(h)}" for h in digest.hints[:10]))
@@ -253,6 +251,21 @@ def render_digest(digest: Digest, environment: str, top: int, *, dry_run: bool =
         f"{title}: {money(digest.total_yesterday, unit)} yesterday, {money(digest.month_to_date, unit)} month to date"
     )
     return blocks.SlackMessage(text=text, blocks=tuple(body), replies=tuple(replies))
+
+
+def savings_text(savings: tuple[Saving, ...], unit: str) -> str:
+    parts = []
+    for kind, words in (
+        ("kept off", "kept off by off-hours and budget actions"),
+        ("on Spot", "on Fargate Spot, not on-demand"),
+    ):
+        group = [s for s in savings if s.kind == kind]
+        if group:
+            amount, hours = sum((s.amount for s in group), ZERO), sum((s.task_hours for s in group), ZERO)
+            parts.append(f"{money(amount, unit)} for {hours:.0f} task-hours {words}")
+    total = money(sum((s.amount for s in savings), ZERO), unit)
+    basis = f"estimate at Fargate on-demand rates of {FARGATE_RATES_DATE}, Spot at {FARGATE_SPOT_DISCOUNT:.0%} off"
+    return f"*Saved yesterday* about {total}: " + "; ".join(parts) + f" _({basis})_"
 
 
 def _forecast_text(digest: Digest) -> str:

@@ -57,6 +57,7 @@ class ServiceView:
     deployment_in_progress: bool = False
     exists: bool = True
     task_definition: str = ""
+    fargate_spot_tasks: int = 0  # of its desired count, how many its capacity provider strategy puts on Fargate Spot
 
     @property
     def key(self) -> str:

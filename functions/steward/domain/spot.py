@@ -64,6 +64,21 @@ class Verdict:
     fallback: Strategy = ()
 
 
+def spot_tasks(strategy: Strategy, desired: int, spot_providers: set[str]) -> int:
+    """How many of `desired` tasks the strategy places on Spot: the base first, the rest split by weight."""
+    remaining = desired
+    on_spot = 0
+    for item in strategy:
+        placed = min(item.base, remaining)
+        remaining -= placed
+        on_spot += placed if item.provider in spot_providers else 0
+    total_weight = sum(item.weight for item in strategy)
+    if remaining > 0 and total_weight > 0:
+        spot_weight = sum(item.weight for item in strategy if item.provider in spot_providers)
+        on_spot += round(remaining * spot_weight / total_weight)
+    return on_spot
+
+
 def is_fargate_spot_interruption(capacity_provider: str, stop_code: str, stopped_reason: str) -> bool:
     """`launchType` says FARGATE even for Spot tasks, so only the capacity provider tells."""
     if capacity_provider != FARGATE_SPOT:

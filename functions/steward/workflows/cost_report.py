@@ -19,6 +19,7 @@ from steward.adapters.ecs import Ecs
 from steward.adapters.state import Key, StateStore
 from steward.domain import slack as blocks
 from steward.domain.costs import (
+    FARGATE_SPOT_DISCOUNT,
     CostRow,
     Digest,
     Saving,
@@ -147,6 +148,16 @@ def savings_yesterday(rt: Runtime[CostReportSettings], services: list[ServiceVie
             sizes[view.task_definition] = ecs.task_size(view.task_definition)
         cpu, memory, architecture = sizes[view.task_definition]
         savings.append(Saving(key, hours, price_task_hours(hours, cpu, memory, rt.settings.aws_region, architecture)))
+    # Spot versus on-demand: the tasks each strategy puts on Fargate Spot, for the whole day.
+    for view in services:
+        if not view.fargate_spot_tasks or not view.task_definition:
+            continue
+        if view.task_definition not in sizes:
+            sizes[view.task_definition] = ecs.task_size(view.task_definition)
+        cpu, memory, architecture = sizes[view.task_definition]
+        hours = Decimal(24 * view.fargate_spot_tasks)
+        on_demand = price_task_hours(hours, cpu, memory, rt.settings.aws_region, architecture)
+        savings.append(Saving(view.key, hours, on_demand * FARGATE_SPOT_DISCOUNT, kind="on Spot"))
     return savings
 
 
