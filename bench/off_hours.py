@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from devtools.lambda_context import LambdaContext
 from devtools.platform import ServiceSpec, create_service
 from devtools.template import create_state_table
 from moto import mock_aws
@@ -87,15 +88,10 @@ def run_tick(now: str, **env: str) -> tuple[int, float, dict[str, Any]]:
     shared_aws.cache_clear()
     parameters.clear_caches()
     started = time.perf_counter()
-    result = off_hours.lambda_handler({"source": "steward.scheduler", "task": "off-hours-tick", "now": now}, _Context())
+    result = off_hours.lambda_handler(
+        {"source": "steward.scheduler", "task": "off-hours-tick", "now": now}, LambdaContext(function_name="bench")
+    )
     return shared_aws().total_calls, time.perf_counter() - started, result
-
-
-class _Context:
-    function_name = "bench"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:bench"
-    aws_request_id = "bench"
 
 
 def request_counts(sizes: tuple[int, ...] = (10, 100, 1000)) -> list[TickFigures]:

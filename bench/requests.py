@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 from devtools.ecs_overlay import EcsOverlay, spot_service_behind_overlay
+from devtools.lambda_context import LambdaContext
 from devtools.platform import CLUSTER
 from devtools.template import create_state_table
 from moto import mock_aws
@@ -34,13 +35,6 @@ class Figure:
     target: str
     naive: int | None
     note: str = ""
-
-
-class _Context:
-    function_name = "bench"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:bench"
-    aws_request_id = "bench"
 
 
 def _env() -> None:
@@ -87,12 +81,12 @@ def spot() -> list[Figure]:
         overlay = spot_service_behind_overlay(boto3.session.Session(), "llm-orchestrator", strategy)
         aws.use("ecs", overlay)
         event = _load("spot_fallback/FargateSpotTaskStopped--spot-interruption.json")
-        spot_fallback.lambda_handler(event, _Context())
+        spot_fallback.lambda_handler(event, LambdaContext(function_name="bench"))
         before_update = aws.total_calls + overlay.calls["describe_services"]
         after_first = aws.total_calls + sum(overlay.calls.values())
         duplicate = copy.deepcopy(event)
         duplicate["detail"]["version"] = 4
-        spot_fallback.lambda_handler(duplicate, _Context())
+        spot_fallback.lambda_handler(duplicate, LambdaContext(function_name="bench"))
         dup = aws.total_calls + sum(overlay.calls.values()) - after_first
     return [
         Figure("Spot fallback, first signal (before UpdateService)", before_update, "≤ 3", None),
@@ -132,11 +126,11 @@ def rollback() -> list[Figure]:
                     deploymentId=deployment_id,
                     updatedAt=(at + timedelta(minutes=5 if status == "COMPLETED" else 0)).isoformat(),
                 )
-                deploy_rollback.lambda_handler(event, _Context())
+                deploy_rollback.lambda_handler(event, LambdaContext(function_name="bench"))
         before = aws.total_calls + sum(overlay.calls.values())
         alarm = _load("deploy_rollback/AlarmFired--service-metric.json")
         alarm["detail"]["state"]["timestamp"] = "2026-11-27T11:20:00.000+0000"
-        result = deploy_rollback.lambda_handler(alarm, _Context())
+        result = deploy_rollback.lambda_handler(alarm, LambdaContext(function_name="bench"))
         assert result["outcome"] == "rolled back", result
         alarm_requests = aws.total_calls + sum(overlay.calls.values()) - before
     return [
@@ -148,7 +142,9 @@ def budget() -> list[Figure]:
     from steward.handlers import budget_alert
 
     with fresh() as aws:
-        budget_alert.lambda_handler(_load("budget_alert/BudgetNotification--monthly-actual-80.json"), _Context())
+        budget_alert.lambda_handler(
+            _load("budget_alert/BudgetNotification--monthly-actual-80.json"), LambdaContext(function_name="bench")
+        )
         requests = aws.total_calls
     return [Figure("Budget alert (80 %, no action)", requests, "1 Cost Explorer request", None)]
 
@@ -170,7 +166,8 @@ def digest(sizes: tuple[int, ...] = (10, 100, 500)) -> list[Figure]:
                 ),
             )
             cost_report.lambda_handler(
-                {"source": "steward.scheduler", "task": "cost-digest", "now": "2026-11-28T07:30:00Z"}, _Context()
+                {"source": "steward.scheduler", "task": "cost-digest", "now": "2026-11-28T07:30:00Z"},
+                LambdaContext(function_name="bench"),
             )
             ce = aws.calls["ce.GetCostAndUsage"] + aws.calls["ce.GetCostForecast"]
             figures.append(

@@ -26,6 +26,7 @@ from botocore.awsrequest import AWSResponse
 from moto.server import ThreadedMotoServer
 
 from devtools.ecs_overlay import EcsOverlay
+from devtools.lambda_context import LambdaContext
 from devtools.platform import CLUSTER, REFERENCE_SERVICES, seed_reference_platform, service_sizes
 from devtools.slack_html import render_page
 from devtools.slack_standin import SlackStandIn
@@ -60,18 +61,6 @@ DAILY_COST = {  # a dev platform of about $500 a month
     "mcp-server": "0.80",
     "": "0.65",
 }
-
-
-@dataclass
-class Context:
-    function_name: str = "steward-demo"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:steward-demo"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = "demo"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
 
 
 @dataclass(frozen=True)
@@ -474,7 +463,7 @@ def run_day(echo: Callable[[str], None] = lambda line: None) -> DayResult:
             answer_forecast(shared_aws().ce)
             echo(f"moto on {endpoint}, Slack stand-in on {slack.url}")
             echo("pyairtable-dev: " + ", ".join(f"{n}={s['desired']}" for n, s in morning.items()))
-            context = Context()
+            context = LambdaContext(function_name="steward-demo")
             for number, step in enumerate(day(overlay, revisions), start=1):
                 if step.before:
                     step.before()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from devtools.lambda_context import LambdaContext
 from devtools.slack_standin import SlackStandIn
 from devtools.template import ROOT, create_state_table
 from moto import mock_aws
@@ -64,20 +64,6 @@ def load_event(relative: str) -> Any:
 
 def event_files(folder: str) -> list[Path]:
     return sorted((EVENTS / folder).glob("*.json"))
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "steward-test"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:eu-central-1:111122223333:function:steward-test"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    log_group_name: str = "/aws/lambda/steward-test"
-    log_stream_name: str = "2026/11/28/[$LATEST]0000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @pytest.fixture
