@@ -5,9 +5,12 @@ service at 0 without a restore record, and ends an off-hours night with every se
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import random
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,6 +22,7 @@ from devtools.ecs_overlay import EcsOverlay, spot_service_behind_overlay
 from devtools.platform import CLUSTER, seed_reference_platform, service_sizes
 from devtools.slack_standin import SlackStandIn
 from moto.core.botocore_stubber import MockRawResponse
+from moto.dynamodb.models import DynamoDBBackend
 
 from steward.handlers import budget_alert, deploy_rollback, off_hours, spot_fallback
 from steward.runtime import shared_aws
@@ -26,6 +30,24 @@ from tests.conftest import STATE_TABLE, LambdaContext, load_event
 
 figures: Counter[str] = Counter()
 EVENING, NIGHT, MORNING = "2026-11-27T19:00:00Z", "2026-11-27T19:10:00Z", "2026-11-30T06:00:00Z"
+
+
+@pytest.fixture(autouse=True)
+def atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """DynamoDB applies each write to an item atomically; in-process moto does not (its UpdateItem reads the item,
+    creates it if missing and then applies the expression, so two threads can both "create" it). Serialise moto's
+    item writes so the concurrent-delivery tests exercise Steward's conditional writes, not moto's thread safety."""
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        @functools.wraps(original)
+        def serialised(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(*args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, serialised)
+    yield
 
 
 def tick(now: str) -> dict[str, Any]:
