@@ -17,12 +17,12 @@ LOCAL_ENV := env -u AWS_PROFILE -u AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=testing AW
 # sam build's python3.13 workflow needs python3.13 on PATH.
 BUILD_PATH := $(dir $(PYTHON313)):$(PATH)
 
-.PHONY: help venv tools scanners lint unit test validate build demo bench clean lock
+.PHONY: help venv tools scanners lint unit test validate audit build demo bench clean lock
 
 help:
 	@echo "make demo   - a day in the life of the reference platform, against local stand-ins"
-	@echo "make test   - lint, type-check, all tests, sam validate --lint and an arm64 sam build"
-	@echo "make lint | make build | make bench | make clean"
+	@echo "make test   - lint, type-check, all tests, sam validate --lint, checkov, pip-audit and an arm64 sam build"
+	@echo "make lint | make audit | make build | make bench | make clean"
 
 $(VENV)/.installed: requirements/dev.lock
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required" >&2; exit 1; }
@@ -60,14 +60,18 @@ unit: venv
 
 validate: tools scanners
 	$(LOCAL_ENV) $(SAM) validate --lint --template template.yaml
-	$(LOCAL_ENV) $(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact
+	$(LOCAL_ENV) $(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+
+# pip-audit over every lock file; a known vulnerability fails it (AUDIT_STRICT=1: so does a package it cannot audit).
+audit: venv
+	$(LOCAL_ENV) $(PY) -m devtools.audit
 
 build: tools
 	$(LOCAL_ENV) PATH="$(BUILD_PATH)" $(SAM) build --template template.yaml --parallel
 
 test: venv tools scanners lint
 	$(LOCAL_ENV) $(PY) -m pytest
-	$(MAKE) --no-print-directory validate build
+	$(MAKE) --no-print-directory validate audit build
 
 demo: venv
 	$(LOCAL_ENV) $(PY) -m devtools.demo

@@ -82,7 +82,7 @@ class DeployRollbackSettings(Settings):
 
 
 class BudgetAction(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     action: Literal["stop", "alert"]
     selector: dict[str, str] = Field(default_factory=dict)

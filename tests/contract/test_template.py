@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-from devtools.template import function_environment, functions
+from devtools.template import function_environment, functions, template
 from moto import mock_aws
 
 from tests.conftest import EVENTS
@@ -53,7 +53,12 @@ def test_every_required_setting_is_set_on_its_function(function: str) -> None:
     unknown = sorted(
         set(environment)
         - {f.alias for f in settings_model.model_fields.values()}
-        - {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+        - {
+            "POWERTOOLS_SERVICE_NAME",
+            "POWERTOOLS_METRICS_NAMESPACE",
+            "POWERTOOLS_LOG_LEVEL",
+            "POWERTOOLS_TRACE_DISABLED",
+        }
     )
     assert not unknown, f"{function} sets environment variables nothing reads: {unknown}"
 
@@ -127,3 +132,15 @@ def test_each_rule_matches_its_own_samples_and_no_other_sample() -> None:
                     relative = sample.relative_to(EVENTS)
                     mismatches.append(f"{rule_name} {'matched' if matched else 'missed'} {relative}")
         assert not mismatches, "\n".join(mismatches)
+
+
+def test_tracing_is_one_switch_for_lambda_and_powertools() -> None:
+    """Tracing=Active turns on Lambda's X-Ray tracing and the Powertools Tracer together; PassThrough neither."""
+    stack = template()
+    globals_ = stack["Globals"]["Function"]
+    assert globals_["Tracing"] == {"Ref": "Tracing"}
+    assert stack["Parameters"]["Tracing"]["AllowedValues"] == ["Active", "PassThrough"]
+    assert stack["Conditions"]["TracingActive"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]}
+    assert globals_["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingActive", "false", "true"]
+    }

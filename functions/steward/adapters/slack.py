@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 from steward.adapters.aws import AwsClients
 from steward.domain.slack import SlackMessage, fit
@@ -61,6 +61,10 @@ class SlackNotifier:
 
     def _web_client(self) -> WebClient:
         if self._client is None:
+            # slack-sdk is loaded by the first post: a run with nothing to say never pays its import
+            from slack_sdk import WebClient
+            from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
             secret = _secrets(self._aws).get(self._settings.slack_token_secret_arn, max_age=TOKEN_CACHE_SECONDS)
             self._client = WebClient(
                 token=token_from_secret(str(secret)),
@@ -78,6 +82,8 @@ class SlackNotifier:
         if not self.enabled:
             logger.info("slack disabled, message not sent", extra={"slack_text": message.text})
             return None
+        from slack_sdk.errors import SlackClientError  # SlackApiError, the answer to a refused call, is one too
+
         message = fit(message)
         channel = message.channel or self._settings.slack_channel
         thread_ts = thread_ts or (self._threads.get(message.thread_key) if message.thread_key else None)
@@ -85,7 +91,7 @@ class SlackNotifier:
             response = self._web_client().chat_postMessage(
                 channel=channel, text=message.text, blocks=list(message.blocks) or None, thread_ts=thread_ts
             )
-        except (SlackApiError, SlackClientError, OSError, ValueError) as error:
+        except (SlackClientError, OSError, ValueError) as error:
             # ValueError: an unreadable secret; OSError: network; both are reported, never raised.
             logger.warning("slack post failed", extra={"channel": channel, "error": str(error)})
             metrics.add_metric(name="SlackFailures", unit=MetricUnit.Count, value=1)

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.models import SnsEvent
-from steward.observability import logger, metrics, tracer
+from steward.observability import logger, metrics, traced
 from steward.runtime import Rejected, parse, runtime
 from steward.settings import BudgetAlertSettings
 from steward.workflows import budget_alert
@@ -14,7 +14,7 @@ SETTINGS = BudgetAlertSettings
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     notification = parse(SnsEvent, event)

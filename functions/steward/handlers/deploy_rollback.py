@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from steward.models import AlarmStateChange, DeploymentStateChange
-from steward.observability import logger, metrics, tracer
+from steward.observability import logger, metrics, traced
 from steward.runtime import Rejected, parse_any, runtime
 from steward.settings import DeployRollbackSettings
 from steward.workflows import deploy_rollback
@@ -19,7 +19,7 @@ EVENTS: dict[str, type[BaseModel]] = {
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     signal = parse_any(event, EVENTS)
