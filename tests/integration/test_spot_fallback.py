@@ -335,3 +335,69 @@ def test_an_ec2_spot_warning_drains_the_instance_and_falls_back_the_services_on_
     assert strategy_of(ecs, "platform-services") == [{"capacityProvider": "asg-on-demand", "weight": 4, "base": 1}]
     instance = client.describe_container_instances(cluster=CLUSTER, containerInstances=[arn])["containerInstances"][0]
     assert instance["status"] == "DRAINING"
+
+
+def crashed_claim(minutes_before: int) -> None:
+    """An episode claimed by an invocation that died before it changed anything."""
+    claimed_at = (INTERRUPTED_AT - timedelta(minutes=minutes_before)).isoformat()
+    boto3.client("dynamodb").put_item(
+        TableName=STATE_TABLE,
+        Item={
+            "pk": {"S": f"service#{CLUSTER}/llm-orchestrator"},
+            "sk": {"S": "spot-fallback"},
+            "record": {"S": "spot-fallback"},
+            "claim_id": {"S": "crashed-invocation"},
+            "claimed_at": {"S": claimed_at},
+            "last_signal_at": {"S": claimed_at},
+        },
+    )
+
+
+def test_a_claim_left_by_a_crashed_invocation_is_taken_over_by_the_next_signal(
+    ecs: EcsOverlay, lambda_context: Any
+) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    crashed_claim(minutes_before=5)
+
+    result = spot_fallback.lambda_handler(interruption(), lambda_context)
+
+    assert result["services"][0]["outcome"] == "fell back"
+    assert len(ecs.updates) == 1
+
+
+def test_a_recent_claim_is_left_to_the_invocation_that_holds_it(ecs: EcsOverlay, lambda_context: Any) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    crashed_claim(minutes_before=1)
+
+    result = spot_fallback.lambda_handler(interruption(), lambda_context)
+
+    assert result["services"][0]["outcome"] == "duplicate"
+    assert ecs.updates == []
+
+
+def test_two_signals_taking_over_the_same_crashed_claim_fall_back_once(ecs: EcsOverlay, lambda_context: Any) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    crashed_claim(minutes_before=5)
+    rival = boto3.client("dynamodb")
+    raced: list[bool] = []
+
+    def another_signal_takes_over_first(params: dict[str, Any], **kwargs: Any) -> None:
+        if "ConditionExpression" in params and "claim_id = :crashed" in params["ConditionExpression"] and not raced:
+            raced.append(True)
+            rival.update_item(
+                TableName=STATE_TABLE,
+                Key={"pk": {"S": f"service#{CLUSTER}/llm-orchestrator"}, "sk": {"S": "spot-fallback"}},
+                UpdateExpression="SET claim_id = :rival",
+                ExpressionAttributeValues={":rival": {"S": "rival-invocation"}},
+            )
+
+    shared_aws().dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem", another_signal_takes_over_first
+    )
+
+    result = spot_fallback.lambda_handler(interruption(), lambda_context)
+
+    assert raced == [True]
+    assert result["services"][0]["outcome"] == "duplicate"
+    assert result["services"][0]["reason"] == "another invocation took over this episode"
+    assert ecs.updates == []

@@ -144,8 +144,12 @@ def fall_back(rt: Runtime[SpotFallbackSettings], signal: Signal) -> dict[str, An
         and datetime.fromisoformat(record["claimed_at"]) + REMEMBER_REFUSAL > signal.at
     ):
         return _result(label, "left alone", str(record.get("reason", "")))
-    if record.get("claim_id") != claim and not _stale(record, signal.at):
-        return _result(label, "duplicate", "another invocation is handling this episode")
+    if record.get("claim_id") != claim:
+        if not _stale(record, signal.at):
+            return _result(label, "duplicate", "another invocation is handling this episode")
+        # The claimant crashed before falling back: take the episode over, unless another signal just did.
+        if not rt.settings.dry_run and not _take_over(rt, key, record, claim, at):
+            return _result(label, "duplicate", "another invocation took over this episode")
 
     ecs = SpotEcs(rt.aws)
     service = ecs.spot_service(signal.cluster, signal.service)
@@ -190,6 +194,16 @@ def fall_back(rt: Runtime[SpotFallbackSettings], signal: Signal) -> dict[str, An
     )
     report_fallback(rt, service, signal, verdict.fallback, dry=False)
     return _result(label, "fell back", f"{describe_strategy(service.strategy)} → {describe_strategy(verdict.fallback)}")
+
+
+def _take_over(rt: Runtime[SpotFallbackSettings], key: Any, record: dict[str, Any], claim: str, at: str) -> bool:
+    taken = rt.state.update(
+        key,
+        {"claim_id": claim, "claimed_at": at},
+        condition="claim_id = :crashed AND attribute_not_exists(fell_back_at)",
+        condition_values={":crashed": record["claim_id"]},
+    )
+    return taken is not None
 
 
 def _stale(record: dict[str, Any], now: datetime) -> bool:
