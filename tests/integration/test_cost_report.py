@@ -212,6 +212,21 @@ def test_access_denied_posts_unavailable_and_raises_never_a_digest_of_zeros(
     assert "0.00" not in message.text
 
 
+def test_lambdas_retries_of_a_failed_digest_tell_the_team_once(
+    aws: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    def deny(**kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetCostAndUsage")
+
+    shared_aws().ce.meta.events.register("before-call.ce.GetCostAndUsage", deny)
+
+    for _ in range(3):  # the scheduled delivery and Lambda's two retries
+        with pytest.raises(cost_report.cost_report.DigestUnavailable):
+            digest(lambda_context)
+
+    assert [m.text for m in slack.messages] == ["cost digest unavailable: AccessDeniedException: no"]
+
+
 def test_forecast_unavailable_is_said_so(aws: None, lambda_context: Any, slack: SlackStandIn) -> None:
     forecast(
         ClientError(

@@ -4,7 +4,7 @@ services; what Steward saved; right-sizing hints; per-team copies. A failed quer
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,7 @@ from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
 from steward.adapters.costs import CostExplorer, CostsUnavailable
 from steward.adapters.ecs import Ecs
-from steward.adapters.state import Key, StateStore
+from steward.adapters.state import Key, StateStore, StateUnavailable
 from steward.domain import slack as blocks
 from steward.domain.costs import (
     FARGATE_SPOT_DISCOUNT,
@@ -51,6 +51,18 @@ class DigestUnavailable(RuntimeError):
     """The digest could not be built; the team was told why in Slack."""
 
 
+def _first_to_say_unavailable(rt: Runtime[CostReportSettings], today: date, reason: str, now: datetime) -> bool:
+    """Lambda retries a failed digest twice: the team hears about it once a day (or, with no state table, each time)."""
+    if rt.settings.dry_run:
+        return True
+    try:
+        return rt.state.put_new(
+            Key(pk="digest-unavailable", sk=today.isoformat()), {"reason": reason}, expires=now + timedelta(days=2)
+        )
+    except StateUnavailable:
+        return True
+
+
 def run_digest(rt: Runtime[CostReportSettings], now: datetime) -> dict[str, Any]:
     today = now.astimezone(UTC).date()
     start, end = digest_window(today)
@@ -59,12 +71,13 @@ def run_digest(rt: Runtime[CostReportSettings], now: datetime) -> dict[str, Any]
         daily, pages = costs.daily_costs(start, end, rt.settings.cost_tag_key, rt.settings.cost_metric)
     except CostsUnavailable as error:
         reason = str(error)
-        rt.slack.post(
-            blocks.SlackMessage(
-                text=f"cost digest unavailable: {reason}",
-                blocks=(blocks.section(f"*Cost digest unavailable:* {blocks.escape(reason)}"),),
+        if _first_to_say_unavailable(rt, today, reason, now):
+            rt.slack.post(
+                blocks.SlackMessage(
+                    text=f"cost digest unavailable: {reason}",
+                    blocks=(blocks.section(f"*Cost digest unavailable:* {blocks.escape(reason)}"),),
+                )
             )
-        )
         metrics.add_metric(name="DigestFailures", unit=MetricUnit.Count, value=1)
         raise DigestUnavailable(f"cost digest unavailable: {reason}") from error
     month_start = today.replace(day=1)
