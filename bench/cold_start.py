@@ -34,7 +34,13 @@ if sys.argv[2] == "traced":
     from steward.observability import tracer
     tracer()
 elapsed = time.perf_counter() - began
-print(json.dumps({"seconds": elapsed, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM is this interpreter's own peak; ru_maxrss would include the benchmark process this one was forked from.
+try:
+    with open("/proc/self/status") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except OSError:
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024}))
 """
 
 
