@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from steward.adapters.aws import AwsClients
 from steward.adapters.slack import SlackNotifier
 from steward.adapters.state import StateStore
-from steward.models import describe_validation_error
+from steward.models.base import describe_validation_error
 from steward.observability import logger, metrics
 from steward.settings import Settings, load_settings
 

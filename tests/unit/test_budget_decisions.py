@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from steward.domain.budgets import budget_period, judge_action, money, selected
-from steward.models import BudgetNotification
+from steward.models.budgets import BudgetNotification
 
 
 def notification(

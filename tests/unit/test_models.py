@@ -7,17 +7,10 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from steward.models import (
-    AlarmStateChange,
-    BudgetNotification,
-    DeploymentStateChange,
-    ServiceAction,
-    SnsEvent,
-    SpotInterruptionWarning,
-    TaskStateChange,
-    is_budget_json_message,
-    parse_amount,
-)
+from steward.models.budgets import BudgetNotification, SnsEvent, is_budget_json_message, parse_amount
+from steward.models.cloudwatch import AlarmStateChange
+from steward.models.ec2 import SpotInterruptionWarning
+from steward.models.ecs import DeploymentStateChange, ServiceAction, TaskStateChange
 from tests.conftest import load_event
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from steward.models import BudgetNotification
+from steward.models.budgets import BudgetNotification
 
 PROTECTED_TAG = "steward:protected"
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.models import CostDigestTick
+from steward.models.schedules import CostDigestTick
 from steward.observability import logger, metrics, traced
 from steward.runtime import Rejected, parse, runtime
 from steward.settings import CostReportSettings

@@ -5,7 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from steward.models import AlarmStateChange, DeploymentStateChange
+from steward.models.cloudwatch import AlarmStateChange
+from steward.models.ecs import DeploymentStateChange
 from steward.observability import logger, metrics, traced
 from steward.runtime import Rejected, parse_any, runtime
 from steward.settings import DeployRollbackSettings

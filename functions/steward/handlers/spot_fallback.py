@@ -5,7 +5,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from steward.models import ServiceAction, SpotInterruptionWarning, SpotShiftBackTick, TaskStateChange
+from steward.models.ec2 import SpotInterruptionWarning
+from steward.models.ecs import ServiceAction, TaskStateChange
+from steward.models.schedules import SpotShiftBackTick
 from steward.observability import logger, metrics, traced
 from steward.runtime import Rejected, parse_any, runtime
 from steward.settings import SpotFallbackSettings

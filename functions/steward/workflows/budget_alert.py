@@ -21,7 +21,7 @@ from steward.adapters.state import Key, StateUnavailable
 from steward.domain import slack as blocks
 from steward.domain.budgets import ActionVerdict, Period, anomaly, budget_period, judge_action, money, selected
 from steward.domain.off_hours import KEEP_AWAKE_TAG, RestoreRecord, ServiceView, parse_instant
-from steward.models import BudgetNotification, SnsEvent, SnsRecord, is_budget_json_message
+from steward.models.budgets import BudgetNotification, SnsEvent, SnsRecord, is_budget_json_message
 from steward.observability import logger, metrics
 from steward.runtime import Runtime, reject
 from steward.settings import BudgetAlertSettings

@@ -29,7 +29,8 @@ from steward.domain.rollback import (
     newer,
     revision,
 )
-from steward.models import AlarmStateChange, DeploymentStateChange
+from steward.models.cloudwatch import AlarmStateChange
+from steward.models.ecs import DeploymentStateChange
 from steward.observability import logger, metrics
 from steward.runtime import Runtime
 from steward.settings import DeployRollbackSettings

@@ -37,7 +37,9 @@ from steward.domain.spot import (
     judge_shift_back,
     on_demand_for,
 )
-from steward.models import ServiceAction, SpotInterruptionWarning, SpotShiftBackTick, TaskStateChange
+from steward.models.ec2 import SpotInterruptionWarning
+from steward.models.ecs import ServiceAction, TaskStateChange
+from steward.models.schedules import SpotShiftBackTick
 from steward.observability import logger, metrics
 from steward.runtime import Runtime
 from steward.settings import SpotFallbackSettings

@@ -1,0 +1,35 @@
+"""What every event model shares: tolerant parsing, bounded strings, the EventBridge envelope."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+Arn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$", max_length=2048)]
+
+
+class Model(BaseModel):
+    # Validators are built on first use: a handler pays only for the models it parses.
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
+
+
+class EventBridgeEnvelope(Model):
+    id: NonEmpty
+    source: NonEmpty
+    detail_type: NonEmpty = Field(alias="detail-type")
+    account: Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+    time: AwareDatetime
+    region: NonEmpty
+    resources: list[str] = Field(default_factory=list)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad field, for the structured rejection log."""
+    parts = []
+    for issue in error.errors()[:5]:
+        location = ".".join(str(part) for part in issue["loc"]) or "event"
+        parts.append(f"{location}: {issue['msg']}")
+    more = error.error_count() - 5
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

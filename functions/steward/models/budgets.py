@@ -1,0 +1,106 @@
+"""AWS Budgets notifications, as the SNS records that carry them."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from steward.models.base import Model, NonEmpty
+
+
+class SnsMessage(Model):
+    message_id: NonEmpty = Field(alias="MessageId")
+    topic_arn: str = Field(default="", alias="TopicArn")
+    subject: str | None = Field(default=None, alias="Subject")
+    message: Annotated[str, StringConstraints(min_length=1, max_length=262_144)] = Field(alias="Message")
+    timestamp: AwareDatetime = Field(alias="Timestamp")
+
+
+class SnsRecord(Model):
+    event_source: Literal["aws:sns"] = Field(alias="EventSource")
+    sns: SnsMessage = Field(alias="Sns")
+
+
+class SnsEvent(Model):
+    records: Annotated[list[SnsRecord], Field(min_length=1, max_length=10)] = Field(alias="Records")
+
+
+AMOUNT = re.compile(r"(?P<number>-?[0-9][0-9,]*(?:\.[0-9]+)?)")
+
+
+def parse_amount(text: str) -> tuple[Decimal, str]:
+    """'$1,234.50' → (Decimal('1234.50'), '$'); '€ 90' → (90, '€'); 'USD 12' → (12, 'USD')."""
+    match = AMOUNT.search(text)
+    if not match:
+        raise ValueError(f"no amount in {text!r}")
+    try:
+        number = Decimal(match.group("number").replace(",", ""))
+    except InvalidOperation as error:
+        raise ValueError(f"unreadable amount {text!r}") from error
+    unit = (text[: match.start()] + text[match.end() :]).replace(">", "").replace("=", "").strip()
+    return number, unit
+
+
+class BudgetNotification(Model):
+    """An AWS Budgets alert, read from the `Key: Value` lines of its plain-text body."""
+
+    account_id: str = ""
+    budget_name: NonEmpty
+    budget_type: NonEmpty
+    budgeted_amount: Decimal
+    currency: str
+    alert_type: Literal["ACTUAL", "FORECASTED"]
+    threshold_amount: Decimal
+    reported_amount: Decimal
+    period_text: str = ""
+
+    @property
+    def threshold_percent(self) -> Decimal:
+        if self.budgeted_amount <= 0:
+            return Decimal(0)
+        return (self.threshold_amount / self.budgeted_amount * 100).quantize(Decimal("0.1"))
+
+    @classmethod
+    def from_text(cls, text: str) -> BudgetNotification:
+        fields: dict[str, str] = {}
+        for line in text.splitlines():
+            key, separator, value = line.partition(":")
+            if separator and key.strip() and len(key) < 40:
+                fields.setdefault(key.strip().lower(), value.strip())
+        required = ("budget name", "budget type", "budgeted amount", "alert type", "alert threshold")
+        missing = [name for name in required if name not in fields]
+        if missing:
+            raise ValueError("not a budget notification: missing " + ", ".join(repr(m.title()) for m in missing))
+        alert_type = fields["alert type"].upper()
+        amount_line = fields.get(f"{alert_type.lower()} amount")
+        if amount_line is None:
+            raise ValueError(f"budget notification lacks the '{alert_type} Amount' line")
+        budgeted, currency = parse_amount(fields["budgeted amount"])
+        threshold, _ = parse_amount(fields["alert threshold"])
+        reported, _ = parse_amount(amount_line)
+        account = re.search(r"AWS Account (\d{12})", text)
+        period = re.search(r"for the current (\w+)", text)
+        return cls(
+            account_id=account.group(1) if account else "",
+            budget_name=fields["budget name"],
+            budget_type=fields["budget type"],
+            budgeted_amount=budgeted,
+            currency=currency or "USD",
+            alert_type=alert_type,
+            threshold_amount=threshold,
+            reported_amount=reported,
+            period_text=period.group(1) if period else "",
+        )
+
+
+def is_budget_json_message(text: str) -> bool:
+    """Budgets also publishes JSON messages (e.g. auto-adjusted budget amounts) that are not alerts."""
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    return isinstance(document, dict)

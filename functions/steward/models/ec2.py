@@ -1,0 +1,20 @@
+"""EC2 Spot instance interruption warnings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from steward.models.base import EventBridgeEnvelope, Model, NonEmpty
+
+
+class SpotInterruptionDetail(Model):
+    instance_id: Annotated[str, StringConstraints(pattern=r"^i-[0-9a-f]{8,17}$")] = Field(alias="instance-id")
+    instance_action: NonEmpty = Field(alias="instance-action")
+
+
+class SpotInterruptionWarning(EventBridgeEnvelope):
+    source: Literal["aws.ec2"]
+    detail_type: Literal["EC2 Spot Instance Interruption Warning"] = Field(alias="detail-type")
+    detail: SpotInterruptionDetail
