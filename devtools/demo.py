@@ -488,7 +488,7 @@ def main() -> int:
     page = OUTPUT / "slack.html"
     page.write_text(render_page(result.messages, title="Steward — a day on pyairtable-dev"))
     (OUTPUT / "slack.json").write_text(json.dumps([m.body for m in result.messages], indent=2, default=str))
-    print(f"{len(result.messages)} Slack messages → {page}")
+    print(f"{len(result.messages)} Slack messages → {page.relative_to(ROOT)}")
     for name, (expected, actual) in result.not_restored.items():
         print(f"NOT RESTORED {name}: expected {expected}, found {actual}", file=sys.stderr)
     if not result.back_on_spot:
