@@ -27,6 +27,9 @@ LOCKS = (
     "requirements/checkov.lock",
 )
 
+# How pip-audit ends when it cannot reach the vulnerability service (any other failure is an error in the lock).
+UNREACHABLE = ("ConnectionError", "ServiceError", "ConnectTimeout", "ReadTimeout")
+
 
 @dataclass
 class Finding:
@@ -42,6 +45,7 @@ class Audit:
     audited: int = 0
     findings: list[Finding] = field(default_factory=list)
     not_audited: list[str] = field(default_factory=list)
+    unreachable: str | None = None  # why pip-audit produced no report
 
 
 def pip_audit(lock: Path, service: str, osv_url: str | None) -> Audit:
@@ -67,10 +71,16 @@ def pip_audit(lock: Path, service: str, osv_url: str | None) -> Audit:
         if osv_url:
             command += ["--osv-url", osv_url]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
+        audit = Audit(str(lock.relative_to(ROOT) if lock.is_relative_to(ROOT) else lock))
         if not report.exists():
-            raise RuntimeError(f"pip-audit could not audit {lock}: {done.stderr.strip() or done.stdout.strip()}")
+            output = done.stderr.strip() or done.stdout.strip() or "no output"
+            lines = output.splitlines()
+            reason = next((line for line in lines if line.startswith("ERROR")), lines[-1])
+            if not any(sign in output for sign in UNREACHABLE):
+                raise RuntimeError(f"pip-audit could not audit {lock}: {reason}")
+            audit.unreachable = reason  # nothing in this lock was audited
+            return audit
         dependencies = json.loads(report.read_text())["dependencies"]
-    audit = Audit(str(lock.relative_to(ROOT) if lock.is_relative_to(ROOT) else lock))
     for dependency in dependencies:
         if "skip_reason" in dependency:
             audit.not_audited.append(dependency["name"])
@@ -99,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     audits = [pip_audit(lock, arguments.service, arguments.osv_url) for lock in arguments.locks]
     failed = False
     for audit in audits:
+        if audit.unreachable:
+            print(f"{audit.lock}: NOT AUDITED, pip-audit could not run its check: {audit.unreachable}")
+            failed = failed or strict
+            continue
         counts = f"{audit.audited} audited, {len(audit.findings)} vulnerable, {len(audit.not_audited)} not audited"
         print(f"{audit.lock}: {counts}")
         for finding in audit.findings:

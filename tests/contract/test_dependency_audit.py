@@ -87,3 +87,25 @@ def test_a_lock_with_no_known_advisory_passes(tmp_path: Path, osv_url: str, caps
 
     assert exit_code == 0
     assert "2 audited, 0 vulnerable, 0 not audited" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("strict", "expected_exit"), [("", 0), ("1", 1)])
+def test_an_unreachable_vulnerability_service_is_reported_as_not_audited_and_fails_only_when_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, strict: str, expected_exit: int
+) -> None:
+    monkeypatch.setenv("AUDIT_STRICT", strict)
+    lock = lock_file(tmp_path, "six==1.17.0")
+    closed_port = "http://127.0.0.1:9/v1/query"
+
+    exit_code = audit.main([str(lock), "--service", "osv", "--osv-url", closed_port])
+
+    assert exit_code == expected_exit
+    assert "NOT AUDITED, pip-audit could not run its check" in capsys.readouterr().out
+
+
+def test_a_malformed_lock_is_an_error_not_a_skipped_audit(tmp_path: Path, osv_url: str) -> None:
+    lock = tmp_path / "broken.lock"
+    lock.write_text("six=1.17.0\n")
+
+    with pytest.raises(RuntimeError, match="invalid specifier"):
+        audit.main([str(lock), "--service", "osv", "--osv-url", osv_url])
