@@ -18,6 +18,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
+from botocore.retries import bucket, standard
 from devtools.ecs_overlay import EcsOverlay, spot_service_behind_overlay
 from devtools.platform import CLUSTER, seed_reference_platform, service_sizes
 from devtools.slack_standin import SlackStandIn
@@ -48,6 +49,15 @@ def atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
         monkeypatch.setattr(DynamoDBBackend, name, serialised)
     yield
+
+
+@pytest.fixture(autouse=True)
+def retries_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steward's clients keep their retry mode and attempts (adaptive, 6); only the waiting goes: the backoff between
+    attempts and adaptive mode's client-side rate limit. Injected throttling then costs no wall-clock time, and every
+    call still succeeds, retries or runs out of attempts exactly as it would with the waits."""
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(bucket.TokenBucket, "acquire", lambda self, amount=1, block=True: True)
 
 
 def tick(now: str) -> dict[str, Any]:
