@@ -38,6 +38,11 @@ class EcsOverlay:
     def set_strategy(self, cluster: str, service: str, strategy: list[dict[str, Any]]) -> None:
         self.strategies[self._key(cluster, service)] = [{"base": 0, "weight": 0, **item} for item in strategy]
 
+    def current_strategy(self, cluster: str, service: str) -> list[dict[str, Any]] | None:
+        """The service's strategy as kept here (None: moto's answer stands), read without an ECS request."""
+        kept = self.strategies.get(self._key(cluster, service))
+        return None if kept is None else [dict(item) for item in kept]
+
     def deploy(self, cluster: str, service: str, task_definition: str, at: datetime | None = None) -> str:
         """A new PRIMARY deployment, rolling out; the previous PRIMARY becomes ACTIVE."""
         deployment_id = f"ecs-svc/{next(_ids)}"
@@ -160,7 +165,8 @@ def spot_service_behind_overlay(session: Any, name: str, strategy: list[dict[str
     """A cluster with one service opted in to Spot fallback on `strategy`, and the overlay that keeps the strategy."""
     from devtools.platform import CLUSTER, ServiceSpec, create_service
 
-    session.client("ecs").create_cluster(clusterName=CLUSTER)
+    # A strategy may name only providers associated with the cluster (ECS PutClusterCapacityProviders).
+    session.client("ecs").create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
     tags = {"steward:spot-fallback": "on"}
     create_service(session.client("ecs"), session.client("application-autoscaling"), ServiceSpec(name, 2), tags=tags)
     overlay = EcsOverlay(session.client("ecs"))

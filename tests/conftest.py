@@ -1,5 +1,5 @@
-"""Shared fixtures: a machine that never reaches AWS, moto (in-process and as a local server), the Slack
-stand-in, a Lambda context, and the sample events in events/."""
+"""Shared fixtures: a machine that never reaches AWS, moto (in-process and as a local server) behind the strict
+layer that refuses what AWS refuses, the Slack stand-in, a Lambda context, and the sample events in events/."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import boto3
 import pytest
 from devtools.lambda_context import LambdaContext
 from devtools.slack_standin import SlackStandIn
+from devtools.strict import StrictAws, install
 from devtools.template import ROOT, create_state_table
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
@@ -53,6 +54,10 @@ OFFICE_HOURS = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "raw_moto: the test needs moto's own behaviour, without the strict layer")
+
+
 def load_event(relative: str) -> Any:
     """An event from events/ (a malformed one may not be JSON: then its raw text)."""
     text = (EVENTS / relative).read_text()
@@ -85,6 +90,15 @@ def fresh_runtime() -> Iterator[None]:
     yield
     load_settings.cache_clear()
     shared_aws.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def strict_aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> StrictAws | None:
+    """Every AWS request in every test meets AWS's rules (devtools/strict.py); "today" follows the handled event's
+    day unless a test pins it (`strict_aws.today = date(...)`). A test marked raw_moto opts out."""
+    if request.node.get_closest_marker("raw_moto"):
+        return None
+    return install(StrictAws(), monkeypatch.setattr)
 
 
 @pytest.fixture
