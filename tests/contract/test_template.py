@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from devtools.iam_check import Statement, World, moto_world, statements
 from devtools.template import function_environment, functions, template
 from moto import mock_aws
 
@@ -144,3 +146,56 @@ def test_tracing_is_one_switch_for_lambda_and_powertools() -> None:
     assert globals_["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
         "Fn::If": ["TracingActive", "false", "true"]
     }
+
+
+KEY_ARN = "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def kms_grants(function: str, world: World) -> list[Statement]:
+    return [s for s in statements(function, world) if any(a.lower().startswith("kms:") for a in s.actions)]
+
+
+@pytest.mark.parametrize("function", sorted(HANDLER_FOLDERS))
+def test_a_slack_secret_under_a_customer_managed_key_is_decrypted_only_through_secrets_manager(function: str) -> None:
+    """Given SlackTokenKmsKeyArn, the function may use that key for kms:Decrypt, and only when Secrets Manager
+    calls it on the function's behalf; without the parameter (or without a Slack secret) there is no KMS grant."""
+    [grant] = kms_grants(function, moto_world(SlackTokenKmsKeyArn=KEY_ARN))
+
+    assert grant.actions == ("kms:Decrypt",)
+    assert grant.resources == (KEY_ARN,)
+    assert grant.condition == {"StringEquals": {"kms:ViaService": "secretsmanager.eu-central-1.amazonaws.com"}}
+    assert kms_grants(function, moto_world()) == []
+    assert kms_grants(function, moto_world(SlackTokenSecretArn="", SlackTokenKmsKeyArn=KEY_ARN)) == []
+
+
+def test_the_slack_key_parameter_takes_a_key_arn_or_nothing() -> None:
+    pattern = template()["Parameters"]["SlackTokenKmsKeyArn"]["AllowedPattern"]
+
+    assert re.fullmatch(pattern, KEY_ARN)
+    assert re.fullmatch(pattern, "")
+    # kms:Decrypt's resource is the key: an alias ARN would grant nothing.
+    assert not re.fullmatch(pattern, "arn:aws:kms:eu-central-1:123456789012:alias/slack")
+
+
+@pytest.mark.parametrize("function", sorted(HANDLER_FOLDERS))
+def test_each_function_logs_to_the_log_group_the_template_creates(function: str) -> None:
+    """Lambda would otherwise create /aws/lambda/<name> on the first invocation, without retention, and a log
+    group the stack creates after that collides with it."""
+    log_group = functions()[function]["Properties"]["LoggingConfig"]["LogGroup"]
+    [(key, logical_id)] = log_group.items()
+    group = template()["Resources"][logical_id]
+
+    assert key == "Ref" and group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    # A name built from the function's name would be a circular dependency.
+    assert not any(name in json.dumps(group["Properties"]["LogGroupName"]) for name in HANDLER_FOLDERS)
+
+
+def test_a_failed_off_hours_tick_is_not_retried_but_kept_in_its_dead_letter_queue() -> None:
+    """A retried tick would replay its older "now" after a newer tick; the next tick heals a missed one instead."""
+    own = functions()["OffHoursFunction"]["Properties"]
+    invoke_config = {**template()["Globals"]["Function"]["EventInvokeConfig"], **own.get("EventInvokeConfig", {})}
+
+    assert invoke_config["MaximumRetryAttempts"] == 0
+    assert own["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": {"Fn::GetAtt": ["OffHoursDeadLetterQueue", "Arn"]}}
+    assert own["Events"]["Tick"]["Properties"]["RetryPolicy"] == {"MaximumRetryAttempts": 0}
