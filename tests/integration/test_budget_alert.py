@@ -7,23 +7,66 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from devtools.platform import seed_reference_platform, service_sizes
 from devtools.slack_standin import SlackStandIn
 from moto.ce.models import ce_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from steward.adapters.costs import CostExplorer
+from steward.adapters.ecs import Ecs
 from steward.handlers import budget_alert, off_hours
-from tests.conftest import load_event
+from tests.conftest import STATE_TABLE, emitted_metrics, load_event
 
 MONTHLY_80 = "budget_alert/BudgetNotification--monthly-actual-80.json"
+DAILY = "budget_alert/BudgetNotification--daily-actual.json"
+DAILY_100 = "budget_alert/BudgetNotification--daily-actual-100.json"
+AUTO_ADJUSTMENT = "budget_alert/BudgetNotification--auto-adjustment-json.json"
 MONTHLY_100 = "budget_alert/BudgetNotification--monthly-actual-100.json"
 FORECAST_ANOMALY = "budget_alert/BudgetNotification--forecasted-100-anomaly.json"
 
 
-def with_message_id(path: str, message_id: str) -> dict[str, Any]:
+def with_message_id(path: str, message_id: str, timestamp: str | None = None) -> dict[str, Any]:
+    """A redelivery of a sample: only its SNS message id (and, for a later delivery, its time) changed."""
     event = copy.deepcopy(load_event(path))
     event["Records"][0]["Sns"]["MessageId"] = message_id
+    if timestamp is not None:
+        event["Records"][0]["Sns"]["Timestamp"] = timestamp
     return event
+
+
+def with_message(path: str, message: str) -> dict[str, Any]:
+    event = copy.deepcopy(load_event(path))
+    event["Records"][0]["Sns"]["Message"] = message
+    return event
+
+
+def throttled(operation: str) -> ClientError:
+    """What boto3 raises once its own retries of a throttled call have run out."""
+    return ClientError(
+        {
+            "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        operation,
+    )
+
+
+@pytest.fixture
+def cost_requests(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The TimePeriod of every GetCostAndUsage request the handler makes."""
+    from botocore.client import BaseClient
+
+    periods: list[dict[str, Any]] = []
+    original = BaseClient._make_api_call
+
+    def recording(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if operation_name == "GetCostAndUsage":
+            periods.append(api_params["TimePeriod"])
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return periods
 
 
 def queue_cost_drivers(*rows: tuple[str, str]) -> None:
@@ -166,19 +209,165 @@ def test_duplicate_delivery_with_the_same_and_with_a_new_message_id_alerts_once(
 
 
 def test_an_unknown_budget_is_alert_only(aws: None, lambda_context: Any, slack: SlackStandIn) -> None:
-    result = run(load_event("budget_alert/BudgetNotification--daily-actual.json"), lambda_context)
+    result = run(load_event(DAILY), lambda_context)
 
     assert result["outcome"] == "alerted"
     assert result["action"] == "no action configured for this budget (alert only)"
     assert slack.messages[0].text.startswith("Budget dev-daily: 80.0 % threshold")
 
 
-def test_the_auto_adjustment_json_message_is_ignored(aws: None, lambda_context: Any, slack: SlackStandIn) -> None:
-    result = run(load_event("budget_alert/BudgetNotification--auto-adjustment-json.json"), lambda_context)
+def test_the_auto_adjustment_json_message_is_ignored_quietly(
+    aws: None, lambda_context: Any, slack: SlackStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run(load_event(AUTO_ADJUSTMENT), lambda_context)
 
     assert result["outcome"] == "ignored"
     assert "auto-adjustment" in result["reason"]
     assert slack.messages == []
+    assert "UnreadableBudgetMessages" not in emitted_metrics(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("message", ['{"foo": "bar"}', '{"previousBudgetLimit": "1"}', "Budget Name: x"])
+def test_a_budget_message_steward_cannot_read_is_a_counted_warning_not_silence(
+    aws: None,
+    lambda_context: Any,
+    slack: SlackStandIn,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    result = run(with_message(AUTO_ADJUSTMENT, message), lambda_context)
+
+    assert result["outcome"] == "rejected"
+    assert emitted_metrics(capsys.readouterr().out).get("UnreadableBudgetMessages") == 1
+    assert any(record.levelname == "WARNING" for record in caplog.records)
+    assert slack.messages == []
+
+
+def test_a_daily_breach_is_about_yesterday_and_the_next_days_breach_alerts_again(
+    aws: None,
+    lambda_context: Any,
+    slack: SlackStandIn,
+    cost_requests: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BUDGET_ACTIONS", '{"dev-daily": {"action": "stop", "selector": {"env": "dev"}}}')
+    seed_reference_platform(boto3.session.Session())
+    # AWS reports 26 November's spend early on the 27th; its daily budget resets every midnight UTC.
+    first = run(load_event(DAILY_100), lambda_context)
+
+    assert first["outcome"] == "alerted"
+    assert len(first["stopped"]) == 8
+    assert cost_requests == [{"Start": "2026-11-26", "End": "2026-11-27"}]
+    assert "dev-daily (2026-11-26)" in slack.messages[0].blocks[1]["fields"][0]["text"]
+    # The stop holds until the budget next resets after the alert (midnight UTC), not to the month's end.
+    record = boto3.client("dynamodb").get_item(
+        TableName=STATE_TABLE, Key={"pk": {"S": "service#pyairtable-dev/api-gateway"}, "sk": {"S": "off-hours"}}
+    )["Item"]
+    assert record["hold_until"]["S"] == "2026-11-28T00:00:00+00:00"
+
+    next_day = run(
+        with_message_id(DAILY_100, "11111111-2222-3333-4444-555555555555", "2026-11-28T01:01:38.638Z"), lambda_context
+    )
+
+    assert next_day["outcome"] == "alerted"
+    assert cost_requests[-1] == {"Start": "2026-11-27", "End": "2026-11-28"}
+    assert len(slack.messages) == 2
+
+
+def test_a_notification_whose_period_cannot_be_read_alerts_counts_and_never_acts(
+    budgets: None,
+    lambda_context: Any,
+    slack: SlackStandIn,
+    aws_calls: list[str],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    before = service_sizes(boto3.session.Session())
+    text = load_event(MONTHLY_100)["Records"][0]["Sns"]["Message"].replace(" for the current month.", ".")
+
+    result = run(with_message(MONTHLY_100, text), lambda_context)
+
+    assert result["outcome"] == "alerted"
+    assert result["stopped"] == []
+    assert "budget period could not be read" in result["action"]
+    assert service_sizes(boto3.session.Session()) == before
+    assert "ce.GetCostAndUsage" not in aws_calls  # no period, no drivers to show for it
+    assert "period could not be read" in slack.messages[0].blocks[3]["text"]["text"]
+    assert emitted_metrics(capsys.readouterr().out).get("BudgetPeriodUnknown") == 1
+    assert any(r.levelname == "WARNING" and r.getMessage() == "budget period unknown" for r in caplog.records)
+
+
+def test_cost_explorer_throttled_beyond_retries_raises_and_the_retry_alerts_and_stops_once(
+    budgets: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = CostExplorer.spend_by_tag
+    calls = {"n": 0}
+
+    def throttled_once(self: CostExplorer, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise throttled("GetCostAndUsage")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CostExplorer, "spend_by_tag", throttled_once)
+
+    with pytest.raises(ClientError):
+        budget_alert.lambda_handler(load_event(MONTHLY_100), lambda_context)  # Lambda retries the event
+    retry = run(load_event(MONTHLY_100), lambda_context)
+
+    assert retry["outcome"] == "alerted"
+    assert len(retry["stopped"]) == 8
+    assert service_sizes(boto3.session.Session())["api-gateway"]["desired"] == 0
+    assert len(slack.messages) == 1
+
+
+def test_ecs_throttled_during_the_stop_raises_and_the_retry_alerts_and_stops_once(
+    budgets: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Ecs.all_services
+    calls = {"n": 0}
+
+    def throttled_once(self: Ecs) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise throttled("DescribeServices")
+        return original(self)
+
+    monkeypatch.setattr(Ecs, "all_services", throttled_once)
+
+    with pytest.raises(ClientError):
+        budget_alert.lambda_handler(load_event(MONTHLY_100), lambda_context)
+    retry = run(load_event(MONTHLY_100), lambda_context)
+
+    assert retry["outcome"] == "alerted"
+    assert len(retry["stopped"]) == 8
+    assert len(slack.messages) == 1
+
+
+def test_one_failing_record_does_not_lose_the_other_records_alert(
+    aws: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = load_event(MONTHLY_80)
+    event["Records"].append(load_event(DAILY)["Records"][0])
+    original = CostExplorer.spend_by_tag
+    calls = {"n": 0}
+
+    def first_throttled(self: CostExplorer, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise throttled("GetCostAndUsage")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CostExplorer, "spend_by_tag", first_throttled)
+
+    with pytest.raises(ClientError):
+        budget_alert.lambda_handler(event, lambda_context)
+    assert [m.text.split(":")[0] for m in slack.messages] == ["Budget dev-daily"]
+    retry = budget_alert.lambda_handler(event, lambda_context)
+
+    assert [r["outcome"] for r in retry["records"]] == ["alerted", "duplicate"]
+    assert sorted(m.text.split(":")[0] for m in slack.messages) == ["Budget dev-daily", "Budget dev-monthly"]
 
 
 def test_cost_explorer_denied_still_alerts_and_says_the_drivers_are_unavailable(

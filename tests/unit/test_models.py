@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from steward.models.budgets import BudgetNotification, SnsEvent, is_budget_json_message, parse_amount
+from steward.models.budgets import BudgetNotification, SnsEvent, is_budget_auto_adjustment, parse_amount
 from steward.models.cloudwatch import AlarmStateChange
 from steward.models.ec2 import SpotInterruptionWarning
 from steward.models.ecs import DeploymentStateChange, ServiceAction, TaskStateChange
@@ -61,9 +61,12 @@ def test_amounts_keep_their_unit_and_lose_their_separators(text: str, expected: 
     assert parse_amount(text) == expected
 
 
+def budget_message(sample: str) -> str:
+    return SnsEvent.model_validate(load_event(f"budget_alert/BudgetNotification--{sample}.json")).records[0].sns.message
+
+
 def test_the_monthly_budget_notification_is_read_from_its_key_value_lines() -> None:
-    sns = SnsEvent.model_validate(load_event("budget_alert/BudgetNotification--monthly-actual-80.json"))
-    notification = BudgetNotification.from_text(sns.records[0].sns.message)
+    notification = BudgetNotification.from_text(budget_message("monthly-actual-80"))
     assert notification.budget_name == "dev-monthly"
     assert notification.alert_type == "ACTUAL"
     assert notification.budgeted_amount == Decimal("500.00")
@@ -72,29 +75,31 @@ def test_the_monthly_budget_notification_is_read_from_its_key_value_lines() -> N
     assert notification.reported_amount == Decimal("412.37")
     assert notification.currency == "$"
     assert notification.account_id == "111122223333"
-    assert notification.period_text == "month"
+    assert notification.time_unit == "MONTHLY"
 
 
-def test_the_daily_and_forecasted_wordings_parse_too() -> None:
-    daily = BudgetNotification.from_text(
-        SnsEvent.model_validate(load_event("budget_alert/BudgetNotification--daily-actual.json")).records[0].sns.message
-    )
-    assert (daily.budget_name, daily.period_text, daily.threshold_percent) == ("dev-daily", "day", Decimal("80.0"))
-    forecast = BudgetNotification.from_text(
-        SnsEvent.model_validate(load_event("budget_alert/BudgetNotification--forecasted-100-anomaly.json"))
-        .records[0]
-        .sns.message
-    )
-    assert forecast.alert_type == "FORECASTED"
+def test_the_daily_wording_reads_as_a_daily_budget_and_the_forecast_as_monthly() -> None:
+    daily = BudgetNotification.from_text(budget_message("daily-actual"))
+    assert (daily.budget_name, daily.time_unit, daily.threshold_percent) == ("dev-daily", "DAILY", Decimal("80.0"))
+    assert daily.reported_amount == Decimal("17.25")
+    forecast = BudgetNotification.from_text(budget_message("forecasted-100-anomaly"))
+    assert (forecast.alert_type, forecast.time_unit) == ("FORECASTED", "MONTHLY")
     assert forecast.reported_amount == Decimal("183965812157.54")
 
 
-def test_a_json_budget_message_is_recognised_as_not_an_alert() -> None:
-    message = (
-        SnsEvent.model_validate(load_event("budget_alert/BudgetNotification--auto-adjustment-json.json"))
-        .records[0]
-        .sns.message
-    )
-    assert is_budget_json_message(message)
+def test_a_notification_without_a_period_phrase_Steward_knows_has_no_time_unit() -> None:
+    text = budget_message("monthly-actual-80").replace(" for the current month.", ".")
+
+    notification = BudgetNotification.from_text(text)
+
+    assert notification.time_unit is None
+    assert notification.period_wording.startswith("You requested that we alert you")
+
+
+def test_only_the_auto_adjustment_shape_is_a_known_json_budget_message() -> None:
+    message = budget_message("auto-adjustment-json")
+    assert is_budget_auto_adjustment(message)
     with pytest.raises(ValueError, match="not a budget notification"):
         BudgetNotification.from_text(message)
+    for other in ('{"foo": "bar"}', '{"previousBudgetLimit": "1"}', "[1, 2]", "not json", '"text"'):
+        assert not is_budget_auto_adjustment(other)

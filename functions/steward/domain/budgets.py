@@ -13,31 +13,55 @@ PROTECTED_TAG = "steward:protected"
 
 @dataclass(frozen=True)
 class Period:
-    key: str  # "2026-11" for a monthly budget, "2026-11-27" for a daily one
+    """The budget period an alert speaks of. AWS Budgets periods are UTC calendar periods."""
+
+    time_unit: str  # "DAILY", "MONTHLY", or "UNKNOWN" when the notification's wording did not say
+    key: str  # "2026-11" for a monthly budget, "2026-11-26" for a daily one, "unknown@2026-11-27"
     start: date
     end: date  # exclusive
+    resets_at: datetime  # the budget's first reset after the alert arrived: a budget stop holds until then
+
+    @property
+    def known(self) -> bool:
+        return self.time_unit != "UNKNOWN"
 
     @property
     def ends_at(self) -> datetime:
-        return datetime.combine(self.end, time(0), tzinfo=UTC)
+        return _midnight(self.end)
 
 
 def budget_period(notification: BudgetNotification, at: datetime) -> Period:
-    """AWS Budgets periods are UTC calendar periods; the notification says which ("current month", "day" …)."""
+    """Daily notifications report yesterday ("per day. Yesterday, …"), monthly ones the current month; any other
+    wording is an unknown period, never assumed monthly."""
     day = at.astimezone(UTC).date()
-    kind = notification.period_text.lower()
-    if kind == "day":
-        return Period(day.isoformat(), day, day + timedelta(days=1))
-    if kind == "quarter":
-        first_month = 3 * ((day.month - 1) // 3) + 1
-        start = date(day.year, first_month, 1)
-        end = date(day.year + (first_month + 3 > 12), (first_month + 2) % 12 + 1, 1)
-        return Period(f"{day.year}-Q{(day.month - 1) // 3 + 1}", start, end)
-    if kind == "year":
-        return Period(str(day.year), date(day.year, 1, 1), date(day.year + 1, 1, 1))
-    start = date(day.year, day.month, 1)
-    end = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-    return Period(start.strftime("%Y-%m"), start, end)
+    if notification.time_unit == "DAILY":
+        yesterday = day - timedelta(days=1)
+        # Yesterday's period is over when AWS reports it; holding a stop only until then would undo it at once.
+        return Period("DAILY", yesterday.isoformat(), yesterday, day, _midnight(day + timedelta(days=1)))
+    if notification.time_unit == "MONTHLY":
+        start = day.replace(day=1)
+        end = _first_of_next_month(day)
+        return Period("MONTHLY", start.strftime("%Y-%m"), start, end, _midnight(end))
+    return Period("UNKNOWN", f"unknown@{day.isoformat()}", day, day + timedelta(days=1), _midnight(day))
+
+
+def cost_driver_window(period: Period, at: datetime) -> tuple[date, date] | None:
+    """[start, end) for the cost-driver query, or None when the period is unknown.
+
+    GetCostAndUsage rejects an End past the 1st of next month ("end date past the beginning of next month",
+    aws/aws-sdk-js#2732; End is exclusive, AWS Cost Explorer API Reference, DateInterval).
+    """
+    if not period.known:
+        return None
+    return period.start, min(period.end, _first_of_next_month(at.astimezone(UTC).date()))
+
+
+def _first_of_next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -46,14 +70,20 @@ class ActionVerdict:
     reason: str
 
 
+UNKNOWN_PERIOD = "the budget period could not be read from the notification: alert only"
+
+
 def judge_action(
-    notification: BudgetNotification, configured: str | None, anomaly_multiple: int, environment: str
+    notification: BudgetNotification, period: Period, configured: str | None, anomaly_multiple: int, environment: str
 ) -> ActionVerdict:
-    """Act only where the team asked, on real (ACTUAL) spend at or over the budget, never on an implausible figure."""
+    """Act only where the team asked, on real (ACTUAL) spend at or over the budget in a period Steward could read,
+    never on an implausible figure."""
     if configured is None:
         return ActionVerdict(False, "no action configured for this budget (alert only)")
     if configured != "stop":
         return ActionVerdict(False, f"action '{configured}' is alert only")
+    if not period.known:
+        return ActionVerdict(False, UNKNOWN_PERIOD)
     if anomaly(notification, anomaly_multiple):
         return ActionVerdict(False, "suspected billing-estimate anomaly: no action taken")
     if notification.alert_type != "ACTUAL":

@@ -45,6 +45,16 @@ def parse_amount(text: str) -> tuple[Decimal, str]:
     return number, unit
 
 
+# The period sentence of the two wordings AWS Budgets is publicly seen to send (captures listed in events/SOURCES.md):
+# a daily budget reports yesterday's spend, a monthly one the current month. Any other wording is not guessed at.
+TIME_UNIT_WORDING = (
+    ("DAILY", re.compile(r" per day\. Yesterday, the ACTUAL Cost associated with this budget is ")),
+    ("MONTHLY", re.compile(r" for the current month\. The (?:ACTUAL|FORECASTED) Cost associated with this budget is ")),
+)
+# The two keys that mark a budget auto-adjustment message (the shape cds-snc/sre-bot recognises; see SOURCES.md).
+AUTO_ADJUSTMENT_KEYS = frozenset({"previousBudgetLimit", "currentBudgetLimit"})
+
+
 class BudgetNotification(Model):
     """An AWS Budgets alert, read from the `Key: Value` lines of its plain-text body."""
 
@@ -56,7 +66,8 @@ class BudgetNotification(Model):
     alert_type: Literal["ACTUAL", "FORECASTED"]
     threshold_amount: Decimal
     reported_amount: Decimal
-    period_text: str = ""
+    time_unit: Literal["DAILY", "MONTHLY"] | None = None  # None: the period sentence is not one Steward knows
+    period_wording: str = ""  # the sentence the period was read from, for the log when it could not be
 
     @property
     def threshold_percent(self) -> Decimal:
@@ -83,7 +94,8 @@ class BudgetNotification(Model):
         threshold, _ = parse_amount(fields["alert threshold"])
         reported, _ = parse_amount(amount_line)
         account = re.search(r"AWS Account (\d{12})", text)
-        period = re.search(r"for the current (\w+)", text)
+        time_unit = next((unit for unit, wording in TIME_UNIT_WORDING if wording.search(text)), None)
+        sentence = re.search(r"You requested that we alert you[^\n]*", text)
         return cls(
             account_id=account.group(1) if account else "",
             budget_name=fields["budget name"],
@@ -93,14 +105,15 @@ class BudgetNotification(Model):
             alert_type=alert_type,
             threshold_amount=threshold,
             reported_amount=reported,
-            period_text=period.group(1) if period else "",
+            time_unit=time_unit,
+            period_wording=sentence.group(0)[:500] if sentence else "",
         )
 
 
-def is_budget_json_message(text: str) -> bool:
-    """Budgets also publishes JSON messages (e.g. auto-adjusted budget amounts) that are not alerts."""
+def is_budget_auto_adjustment(text: str) -> bool:
+    """Budgets publishes a JSON message when it auto-adjusts a budget's amount: news, not an alert."""
     try:
         document = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         return False
-    return isinstance(document, dict)
+    return isinstance(document, dict) and document.keys() >= AUTO_ADJUSTMENT_KEYS
