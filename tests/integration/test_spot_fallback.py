@@ -91,7 +91,7 @@ def test_a_spot_interruption_moves_base_and_weight_to_on_demand_with_a_new_deplo
     assert fields == ["*Was*\nFARGATE_SPOT base 2 weight 1 + FARGATE weight 1", "*Now*\nFARGATE base 2 weight 2"]
 
 
-def test_the_first_signal_needs_three_requests_before_update_service_and_a_duplicate_one(
+def test_the_first_signal_needs_four_requests_before_update_service_and_a_duplicate_one(
     ecs: EcsOverlay, lambda_context: Any
 ) -> None:
     add_service(ecs, "llm-orchestrator", SPOT_BASE)
@@ -100,7 +100,9 @@ def test_the_first_signal_needs_three_requests_before_update_service_and_a_dupli
     spot_fallback.lambda_handler(interruption(), lambda_context)
     first = aws.total_calls + sum(count for name, count in ecs.calls.items() if name != "update_service")
     assert ecs.calls["update_service"] == 1
-    assert first <= 3 + 1  # + the Slack token read, which is cached for the container afterwards
+    # Claim, DescribeServices, DescribeClusters, write-ahead; + the Slack token read, cached for the container after.
+    assert first <= 4 + 1
+    assert ecs.calls["describe_clusters"] == 1
     before = aws.total_calls + sum(ecs.calls.values())
 
     spot_fallback.lambda_handler(interruption(task=1), lambda_context)
@@ -311,6 +313,18 @@ def test_an_ec2_spot_warning_drains_the_instance_and_falls_back_the_services_on_
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     instance_id = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     client = boto3.client("ecs")
+    for provider in ("asg-spot", "asg-on-demand"):
+        client.create_capacity_provider(
+            name=provider,
+            autoScalingGroupProvider={
+                "autoScalingGroupArn": f"arn:aws:autoscaling:eu-central-1:123456789012:autoScalingGroup:{provider}"
+            },
+        )
+    client.put_cluster_capacity_providers(
+        cluster=CLUSTER,
+        capacityProviders=["FARGATE", "FARGATE_SPOT", "asg-spot", "asg-on-demand"],
+        defaultCapacityProviderStrategy=[],
+    )
     arn = client.register_container_instance(
         cluster=CLUSTER, instanceIdentityDocument=json.dumps({"instanceId": instance_id})
     )["containerInstance"]["containerInstanceArn"]
@@ -401,3 +415,159 @@ def test_two_signals_taking_over_the_same_crashed_claim_fall_back_once(ecs: EcsO
     assert result["services"][0]["outcome"] == "duplicate"
     assert result["services"][0]["reason"] == "another invocation took over this episode"
     assert ecs.updates == []
+
+
+# ------------------------------------------------------------------------------------------ issue #13
+
+
+def denied_for(ecs: EcsOverlay, service: str, code: str, status: int = 400) -> Any:
+    """UpdateService fails for one service only (its tag removed mid-episode, or ECS throttling it)."""
+    from botocore.exceptions import ClientError
+
+    real_update = ecs.update_service
+
+    def update(**kwargs: Any) -> Any:
+        if kwargs["service"] == service:
+            error = {"Error": {"Code": code, "Message": "refused"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+            raise ClientError(error, "UpdateService")  # type: ignore[arg-type]
+        return real_update(**kwargs)
+
+    return update
+
+
+def test_a_service_the_role_may_no_longer_update_is_reported_once_and_the_others_still_shift_back(
+    ecs: EcsOverlay, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    add_service(ecs, "frontend", ON_DEMAND_BASE)
+    spot_fallback.lambda_handler(interruption(), lambda_context)
+    spot_fallback.lambda_handler(interruption(task=1, service="frontend"), lambda_context)
+    monkeypatch.setattr(ecs, "update_service", denied_for(ecs, "llm-orchestrator", "AccessDeniedException"))
+    before = len(slack.messages)
+
+    result = spot_fallback.lambda_handler(shift_back_tick(INTERRUPTED_AT + timedelta(minutes=46)), lambda_context)
+    again = spot_fallback.lambda_handler(shift_back_tick(INTERRUPTED_AT + timedelta(minutes=56)), lambda_context)
+
+    outcomes = {r["service"]: r["outcome"] for r in result["services"]}
+    assert outcomes == {f"{CLUSTER}/llm-orchestrator": "failed", f"{CLUSTER}/frontend": "shifted back"}
+    assert strategy_of(ecs, "frontend") == [{"base": 0, "weight": 0, **item} for item in ON_DEMAND_BASE]
+    assert again["services"] == []  # the failed episode is closed: no retry, no second message
+    assert episodes() == []
+    failures = [m for m in slack.messages[before:] if "shift back failed" in m.text]
+    assert len(failures) == 1
+    body = " ".join(str(block) for block in failures[0].blocks)
+    assert "AccessDeniedException" in body
+    assert "FARGATE_SPOT base 2 weight 1 + FARGATE weight 1" in body  # what to set it back to by hand
+
+
+def test_a_throttled_shift_back_waits_for_the_next_tick_and_the_others_still_shift_back(
+    ecs: EcsOverlay, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    add_service(ecs, "frontend", ON_DEMAND_BASE)  # listed first in the table's index
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    spot_fallback.lambda_handler(interruption(service="frontend"), lambda_context)
+    spot_fallback.lambda_handler(interruption(task=1), lambda_context)
+    real_update = ecs.update_service
+    monkeypatch.setattr(ecs, "update_service", denied_for(ecs, "frontend", "ThrottlingException"))
+
+    with pytest.raises(ClientError):  # the tick ends in the dead-letter queue if Lambda's retries fail too
+        spot_fallback.lambda_handler(shift_back_tick(INTERRUPTED_AT + timedelta(minutes=46)), lambda_context)
+    assert strategy_of(ecs, "llm-orchestrator") == [{"base": 0, "weight": 0, **item} for item in SPOT_BASE]
+    assert [e["pk"]["S"] for e in episodes()] == [f"service#{CLUSTER}/frontend"]
+    monkeypatch.setattr(ecs, "update_service", real_update)
+    result = spot_fallback.lambda_handler(shift_back_tick(INTERRUPTED_AT + timedelta(minutes=56)), lambda_context)
+
+    assert [r["outcome"] for r in result["services"]] == ["shifted back"]
+    assert strategy_of(ecs, "frontend") == [{"base": 0, "weight": 0, **item} for item in ON_DEMAND_BASE]
+    assert not any("shift back failed" in m.text for m in slack.messages)
+
+
+def test_merged_weights_stay_within_what_ecs_accepts(ecs: EcsOverlay, lambda_context: Any) -> None:
+    add_service(
+        ecs,
+        "llm-orchestrator",
+        [{"capacityProvider": "FARGATE_SPOT", "weight": 800}, {"capacityProvider": "FARGATE", "weight": 400}],
+    )
+
+    spot_fallback.lambda_handler(interruption(), lambda_context)
+
+    [update] = ecs.updates
+    assert update["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE", "weight": 1000, "base": 0}]
+
+
+def test_a_cluster_without_fargate_is_reported_once_and_nothing_is_changed(
+    aws: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    session = boto3.session.Session()
+    session.client("ecs").create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE_SPOT"])
+    ecs = EcsOverlay(session.client("ecs"))
+    shared_aws().use("ecs", ecs)
+    add_service(ecs, "llm-orchestrator", [{"capacityProvider": "FARGATE_SPOT", "weight": 1}])
+
+    first = spot_fallback.lambda_handler(interruption(), lambda_context)
+    second = spot_fallback.lambda_handler(interruption(task=1, time="2026-11-27T15:16:03Z"), lambda_context)
+
+    assert first["services"][0]["outcome"] == "left alone"
+    assert "FARGATE is not a capacity provider of cluster pyairtable-dev" in first["services"][0]["reason"]
+    assert second["services"][0]["outcome"] == "left alone"
+    assert ecs.updates == []
+    [message] = slack.messages
+    assert "llm-orchestrator" in message.text
+    assert "FARGATE is not a capacity provider of cluster pyairtable-dev" in str(message.blocks)
+
+
+def test_a_late_spot_signal_does_not_bring_the_shift_back_forward(ecs: EcsOverlay, lambda_context: Any) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    spot_fallback.lambda_handler(
+        load_event("spot_fallback/FargateSpotTaskStopped--spot-interruption.json"), lambda_context
+    )
+    # Delivered after the 15:14 signal, but it happened at 14:44: Spot has been failing since 15:14 at the latest.
+    late = spot_fallback.lambda_handler(load_event("spot_fallback/FargateSpotTaskStopped--late.json"), lambda_context)
+
+    early = spot_fallback.lambda_handler(shift_back_tick(INTERRUPTED_AT + timedelta(minutes=40)), lambda_context)
+    ready = spot_fallback.lambda_handler(shift_back_tick(INTERRUPTED_AT + timedelta(minutes=46)), lambda_context)
+
+    assert late["services"][0]["outcome"] == "duplicate"
+    assert early["services"][0]["outcome"] == "waiting"
+    assert ready["services"][0]["outcome"] == "shifted back"
+    assert len(ecs.updates) == 2
+
+
+def test_a_redelivered_signal_does_not_undo_a_newer_one(ecs: EcsOverlay, lambda_context: Any) -> None:
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    spot_fallback.lambda_handler(
+        load_event("spot_fallback/FargateSpotTaskStopped--spot-interruption.json"), lambda_context
+    )
+    spot_fallback.lambda_handler(interruption(task=5, time="2026-11-27T15:44:03Z"), lambda_context)
+    spot_fallback.lambda_handler(load_event("spot_fallback/FargateSpotTaskStopped--redelivered.json"), lambda_context)
+    writes = shared_aws().calls["dynamodb.UpdateItem"]
+    spot_fallback.lambda_handler(load_event("spot_fallback/FargateSpotTaskStopped--redelivered.json"), lambda_context)
+
+    result = spot_fallback.lambda_handler(shift_back_tick(INTERRUPTED_AT + timedelta(minutes=46)), lambda_context)
+
+    assert result["services"][0]["outcome"] == "waiting"  # 15:44 + 45 min, not 15:14 + 45 min
+    assert shared_aws().calls["dynamodb.UpdateItem"] - writes == 1  # a duplicate still costs one write
+
+
+def test_a_throttled_cluster_read_leaves_no_claim_so_lambdas_retry_falls_back(
+    ecs: EcsOverlay, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    real_describe = ecs.describe_clusters
+
+    def throttled(**kwargs: Any) -> Any:
+        error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+        raise ClientError(error, "DescribeClusters")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ecs, "describe_clusters", throttled, raising=False)
+    with pytest.raises(ClientError):
+        spot_fallback.lambda_handler(interruption(), lambda_context)
+    monkeypatch.setattr(ecs, "describe_clusters", real_describe, raising=False)
+    retried = spot_fallback.lambda_handler(interruption(), lambda_context)
+
+    assert retried["services"][0]["outcome"] == "fell back"
+    assert len(ecs.updates) == 1

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from steward.domain.spot import (
+    MAX_WEIGHT,
     Episode,
     SpotService,
     StrategyItem,
@@ -16,6 +19,7 @@ from steward.domain.spot import (
     judge_fallback,
     judge_shift_back,
     on_demand_for,
+    unassociated_refusal,
 )
 
 SPOT = {"FARGATE_SPOT"}
@@ -47,6 +51,16 @@ def test_a_placement_failure_counts_only_with_a_spot_provider() -> None:
     assert not is_spot_placement_failure("AGENT", [arn + "FARGATE_SPOT"])
 
 
+def test_the_provider_that_failed_is_named_by_capacity_provider_arns_not_by_the_reason() -> None:
+    # AWS's own sample reports a Fargate Spot shortage as reason RESOURCE:FARGATE with the FARGATE_SPOT ARN, so the
+    # reason names the kind of resource, and on a FARGATE + FARGATE_SPOT service only the ARNs tell whose it was.
+    arn = "arn:aws:ecs:eu-central-1:111122223333:capacity-provider/"
+    assert is_spot_placement_failure("RESOURCE:FARGATE", [arn + "FARGATE_SPOT"])
+    assert not is_spot_placement_failure("RESOURCE:FARGATE", [arn + "FARGATE"])
+    # Both short: Spot's share still cannot be placed, and moving it is what keeps the service's capacity asked for.
+    assert is_spot_placement_failure("RESOURCE:FARGATE", [arn + "FARGATE", arn + "FARGATE_SPOT"])
+
+
 @pytest.mark.parametrize(
     ("original", "fallback"),
     [
@@ -54,6 +68,8 @@ def test_a_placement_failure_counts_only_with_a_spot_provider() -> None:
         (s(("FARGATE", 1, 1), ("FARGATE_SPOT", 3, 0)), s(("FARGATE", 4, 1))),
         (s(("FARGATE_SPOT", 1, 0)), s(("FARGATE", 1, 0))),
         (s(("FARGATE_SPOT", 0, 3)), s(("FARGATE", 1, 3))),
+        # One provider left: only its weight being above zero matters, and ECS accepts at most 1000.
+        (s(("FARGATE_SPOT", 800, 0), ("FARGATE", 400, 0)), s(("FARGATE", 1000, 0))),
     ],
 )
 def test_the_fallback_moves_weight_and_base_to_on_demand(
@@ -108,3 +124,52 @@ def test_shift_back_waits_for_the_whole_stable_period_after_the_last_signal() ->
     ready = judge_shift_back(episode, episode.fallback, NOW + timedelta(minutes=65), stable)
     assert ready.act
     assert ready.fallback == strategy
+
+
+def test_merged_weights_above_the_ecs_limit_keep_their_proportions() -> None:
+    original = s(("asg-spot", 900, 0), ("asg-on-demand", 300, 1), ("asg-reserved", 400, 0))
+
+    assert fallback_strategy(original, {"asg-spot"}, "asg-on-demand") == s(
+        ("asg-on-demand", 1000, 1), ("asg-reserved", 333, 0)
+    )
+
+
+VALID_ITEM = st.tuples(st.sampled_from(["FARGATE", "FARGATE_SPOT"]), st.integers(0, MAX_WEIGHT), st.integers(0, 9))
+
+
+@given(st.lists(VALID_ITEM, min_size=1, max_size=2, unique_by=lambda item: item[0]), st.integers(0, 1))
+def test_every_fallback_of_a_valid_strategy_is_one_ecs_accepts(items: list[tuple[str, int, int]], based: int) -> None:
+    # A strategy ECS accepted: at most one item with a base, a weight above zero somewhere.
+    items = [(p, w, b if i == based else 0) for i, (p, w, b) in enumerate(items)]
+    if all(w == 0 for _, w, _ in items):
+        items[0] = (items[0][0], 1, items[0][2])
+
+    fallback = fallback_strategy(s(*items), SPOT, "FARGATE")
+
+    assert all(0 <= item.weight <= MAX_WEIGHT for item in fallback)
+    assert sum(1 for item in fallback if item.base) <= 1
+    assert any(item.weight > 0 for item in fallback)
+    assert sum(item.base for item in fallback) == sum(b for _, _, b in items)  # no base capacity lost
+
+
+def test_a_fallback_onto_a_provider_the_cluster_lacks_is_refused_and_said_in_slack() -> None:
+    svc = service(s(("FARGATE_SPOT", 1, 0)))
+    verdict = judge_fallback(svc, SPOT, "FARGATE")
+
+    refusal = unassociated_refusal(svc, verdict.fallback, frozenset({"FARGATE_SPOT"}))
+
+    assert refusal is not None
+    assert not refusal.act
+    assert refusal.notify
+    assert "FARGATE is not a capacity provider of cluster c" in refusal.reason
+    assert unassociated_refusal(svc, verdict.fallback, frozenset({"FARGATE", "FARGATE_SPOT"})) is None
+
+
+def test_an_ec2_fallback_needs_the_on_demand_provider_associated_too() -> None:
+    svc = service(s(("asg-spot", 3, 0), ("asg-on-demand", 1, 1)))
+    verdict = judge_fallback(svc, {"asg-spot"}, "asg-on-demand")
+
+    refusal = unassociated_refusal(svc, verdict.fallback, frozenset({"asg-spot"}))
+
+    assert refusal is not None
+    assert "asg-on-demand is not a capacity provider of cluster c" in refusal.reason

@@ -24,6 +24,7 @@ SCALING_ACTIONS = frozenset(
 SPOT_ACTIONS = frozenset(
     {
         "ecs:ListClusters",
+        "ecs:DescribeClusters",
         "ecs:DescribeServices",
         "ecs:UpdateService",
         "ecs:ListContainerInstances",
@@ -149,6 +150,13 @@ class SpotEcs(Ecs):
     def spot_service(self, cluster: str, service: str) -> SpotService | None:
         raw = self.describe_raw(cluster, service)
         return spot_service(cluster_name(cluster), raw) if raw else None
+
+    def cluster_providers(self, cluster: str) -> frozenset[str]:
+        """The capacity providers associated with the cluster: a strategy may name only these (ECS API reference,
+        CapacityProviderStrategyItem). Empty for a cluster ECS does not know."""
+        response = self._aws.ecs.describe_clusters(clusters=[cluster])
+        clusters = response.get("clusters", [])
+        return frozenset(clusters[0].get("capacityProviders") or []) if clusters else frozenset()
 
     def set_strategy(self, cluster: str, service: str, strategy: Strategy) -> None:
         # ECS requires a new deployment to change a service's capacity provider strategy.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -90,10 +90,12 @@ class StateStore:
         condition: str | None = None,
         condition_values: Mapping[str, Any] | None = None,
         expires: datetime | None = None,
+        current_if_refused: bool = False,
     ) -> dict[str, Any] | None:
         """Set `values` (and `if_absent` only where missing) in one atomic write; return the item as it now is.
 
-        None when `condition` (over attribute names and `:name` values) did not hold.
+        None when `condition` (over attribute names and `:name` values) did not hold, or with `current_if_refused`
+        the item as it is, unchanged, from the same request.
         """
         names: dict[str, str] = {}
         placeholders: dict[str, Any] = {}
@@ -115,11 +117,14 @@ class StateStore:
         }
         if condition:
             arguments["ConditionExpression"] = condition
+        if current_if_refused:
+            arguments["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"  # DynamoDB UpdateItem: no second read
         try:
             response = self._aws.dynamodb.update_item(**arguments)
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
+                current = cast(Mapping[str, Any], error.response.get("Item") or {})
+                return _plain(current) if current_if_refused else None
             raise StateUnavailable(f"cannot update {key.pk}/{key.sk}: {error}") from error
         return _plain(response.get("Attributes", {}))
 

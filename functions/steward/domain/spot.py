@@ -13,6 +13,8 @@ ON_DEMAND_PROVIDER_TAG = "steward:on-demand-provider"
 FARGATE, FARGATE_SPOT = "FARGATE", "FARGATE_SPOT"
 SPOT_STOP_CODES = {"SpotInterruption", "TerminationNotice"}
 SPOT_STOP_REASON = "Your Spot Task was interrupted"
+# CapacityProviderStrategyItem (ECS API Reference): weight 0..1000, and only one item in a strategy may have a base.
+MAX_WEIGHT = 1000
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Verdict:
     act: bool
     reason: str
     fallback: Strategy = ()
+    notify: bool = False  # a refusal the service's team can fix, so it is said in Slack and not only logged
 
 
 def spot_tasks(strategy: Strategy, desired: int, spot_providers: set[str]) -> int:
@@ -87,6 +90,8 @@ def is_fargate_spot_interruption(capacity_provider: str, stop_code: str, stopped
 
 
 def is_spot_placement_failure(reason: str, capacity_provider_arns: list[str]) -> bool:
+    """The reason names the kind of resource (AWS's sample: a Fargate Spot shortage is RESOURCE:FARGATE); the ARNs
+    name the provider whose tasks could not be placed."""
     providers = {arn.rsplit("/", 1)[-1] for arn in capacity_provider_arns}
     return reason.startswith("RESOURCE:") and FARGATE_SPOT in providers
 
@@ -102,7 +107,33 @@ def fallback_strategy(strategy: Strategy, spot_providers: set[str], on_demand: s
     if all(item.weight == 0 for item in result):
         # ECS needs a weight somewhere once the base is placed; one keeps the capacity going to the same provider.
         result = tuple(StrategyItem(i.provider, 1 if i.provider == on_demand else i.weight, i.base) for i in result)
-    return result
+    return _within_weight_limit(result)
+
+
+def _within_weight_limit(strategy: Strategy) -> Strategy:
+    """Scale the weights down to ECS's limit, keeping their proportions and every non-zero weight above zero."""
+    heaviest = max((item.weight for item in strategy), default=0)
+    if heaviest <= MAX_WEIGHT:
+        return strategy
+    return tuple(
+        StrategyItem(item.provider, max(1, item.weight * MAX_WEIGHT // heaviest) if item.weight else 0, item.base)
+        for item in strategy
+    )
+
+
+def unassociated_refusal(service: SpotService, fallback: Strategy, associated: frozenset[str]) -> Verdict | None:
+    """ECS rejects a strategy naming a provider the cluster does not have; say which, instead of failing each signal."""
+    missing = [item.provider for item in fallback if item.provider not in associated]
+    if not missing:
+        return None
+    names = ", ".join(missing)
+    verb = "is not a capacity provider" if len(missing) == 1 else "are not capacity providers"
+    return Verdict(
+        False,
+        f"{names} {verb} of cluster {service.cluster}, so ECS would reject the on-demand strategy; "
+        f"associate {names} with the cluster (PutClusterCapacityProviders) for Steward to fall back",
+        notify=True,
+    )
 
 
 def judge_fallback(service: SpotService, spot_providers: set[str], on_demand: str | None) -> Verdict:
@@ -123,10 +154,12 @@ def judge_fallback(service: SpotService, spot_providers: set[str], on_demand: st
     if not on_spot:
         return Verdict(False, f"no Spot provider in its strategy ({describe_strategy(service.strategy)})")
     if on_demand is None:
-        return Verdict(False, "no on-demand capacity provider to fall back to; tag steward:on-demand-provider")
+        return Verdict(
+            False, "no on-demand capacity provider to fall back to; tag steward:on-demand-provider", notify=True
+        )
     fargate = {FARGATE, FARGATE_SPOT}
     if (on_demand in fargate) != bool(on_spot & fargate):
-        return Verdict(False, f"{on_demand} would mix Fargate and Auto Scaling group providers")
+        return Verdict(False, f"{on_demand} would mix Fargate and Auto Scaling group providers", notify=True)
     return Verdict(
         True, "Spot capacity failed the service", fallback_strategy(service.strategy, spot_providers, on_demand)
     )

@@ -1,15 +1,16 @@
 """Spot fallback: one episode per service per Spot drought, one strategy change into it and one out of it.
 
 First signal for a service, before UpdateService: one atomic write that records the signal and claims the episode,
-one DescribeServices, one write-ahead of the original and fallback strategies. A duplicate signal costs one write
-that finds the episode already claimed (and pushes back the shift-back clock).
+one DescribeServices, one DescribeClusters (the on-demand provider must be associated with the cluster), one
+write-ahead of the original and fallback strategies. A duplicate signal costs one write that finds the episode
+already claimed (and pushes back the shift-back clock, never forward: a late signal leaves it where it is).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -36,6 +37,7 @@ from steward.domain.spot import (
     judge_fallback,
     judge_shift_back,
     on_demand_for,
+    unassociated_refusal,
 )
 from steward.models.ec2 import SpotInterruptionWarning
 from steward.models.ecs import ServiceAction, TaskStateChange
@@ -131,14 +133,23 @@ def fall_back(rt: Runtime[SpotFallbackSettings], signal: Signal) -> dict[str, An
     key = service_key(signal.cluster, signal.service, RECORD)
     label = f"{signal.cluster}/{signal.service}"
     claim = uuid.uuid4().hex
-    at = signal.at.isoformat()
+    at = _instant(signal.at)
     record: dict[str, Any] | None
     if rt.settings.dry_run:
         record = rt.state.get(key) or {"claim_id": claim}
     else:
-        record = rt.state.update(key, {"last_signal_at": at}, if_absent={"claim_id": claim, "claimed_at": at})
-    if record is None:
-        raise RuntimeError(f"unconditional update of {label} returned nothing")
+        # DynamoDB has no max(): the signal time is written only over an older one, and a refused write still
+        # answers with the item, so a late or redelivered signal costs the same one request as any duplicate.
+        record = rt.state.update(
+            key,
+            {"last_signal_at": at},
+            if_absent={"claim_id": claim, "claimed_at": at},
+            condition="attribute_not_exists(last_signal_at) OR last_signal_at <= :signal_at",
+            condition_values={":signal_at": at},
+            current_if_refused=True,
+        )
+    if not record:
+        raise RuntimeError(f"update of {label} returned nothing")
     if record.get("status") == "fallback":
         return _result(label, "duplicate", f"already on on-demand since {record.get('fell_back_at')}")
     if (
@@ -154,13 +165,20 @@ def fall_back(rt: Runtime[SpotFallbackSettings], signal: Signal) -> dict[str, An
             return _result(label, "duplicate", "another invocation took over this episode")
 
     ecs = SpotEcs(rt.aws)
-    service = ecs.spot_service(signal.cluster, signal.service)
-    if service is None:
-        return _refuse(rt, key, signal, claim, "service not found")
-    spot = set(signal.spot_providers)
-    verdict = judge_fallback(service, spot, on_demand_for(service, spot))
+    try:
+        service = ecs.spot_service(signal.cluster, signal.service)
+        if service is None:
+            return _refuse(rt, key, signal, claim, "service not found")
+        spot = set(signal.spot_providers)
+        verdict = judge_fallback(service, spot, on_demand_for(service, spot))
+        if verdict.act:
+            verdict = unassociated_refusal(service, verdict.fallback, ecs.cluster_providers(signal.cluster)) or verdict
+    except (ClientError, BotoCoreError):
+        if not rt.settings.dry_run:
+            rt.state.delete(key)  # no claim left behind: Lambda's retry of this event must be free to act
+        raise
     if not verdict.act:
-        return _refuse(rt, key, signal, claim, verdict.reason)
+        return _refuse(rt, key, signal, claim, verdict.reason, tell=service if verdict.notify else None)
 
     if rt.settings.dry_run:
         report_fallback(rt, service, signal, verdict.fallback, dry=True)
@@ -213,17 +231,33 @@ def _stale(record: dict[str, Any], now: datetime) -> bool:
     return bool(claimed_at) and now - datetime.fromisoformat(str(claimed_at)) > STALE_CLAIM
 
 
-def _refuse(rt: Runtime[SpotFallbackSettings], key: Any, signal: Signal, claim: str, reason: str) -> dict[str, Any]:
+def _refuse(
+    rt: Runtime[SpotFallbackSettings],
+    key: Any,
+    signal: Signal,
+    claim: str,
+    reason: str,
+    *,
+    tell: SpotService | None = None,
+) -> dict[str, Any]:
+    """Leave the service alone, remember why for REMEMBER_REFUSAL, and tell its team when they can fix it."""
     label = f"{signal.cluster}/{signal.service}"
     logger.info("spot fallback declined", extra={"service": label, "reason": reason, "cause": signal.cause})
     metrics.add_metric(name="SpotFallbacksDeclined", unit=MetricUnit.Count, value=1)
     if not rt.settings.dry_run:
         rt.state.update(
             key,
-            {"status": "ignored", "reason": reason, "claim_id": claim, "claimed_at": signal.at.isoformat()},
+            {"status": "ignored", "reason": reason, "claim_id": claim, "claimed_at": _instant(signal.at)},
             expires=signal.at + REMEMBER_REFUSAL,
         )
+    if tell is not None:
+        report_refusal(rt, tell, signal, reason, dry=rt.settings.dry_run)
     return _result(label, "left alone", reason)
+
+
+def _instant(moment: datetime) -> str:
+    """ISO 8601 in UTC: stored instants compare as strings in time order (the claim's condition relies on it)."""
+    return moment.astimezone(UTC).isoformat()
 
 
 def _result(service: str, outcome: str, reason: str) -> dict[str, Any]:
@@ -244,9 +278,12 @@ def episode_from(item: dict[str, Any]) -> Episode:
 
 
 def shift_back(rt: Runtime[SpotFallbackSettings], now: datetime) -> dict[str, Any]:
+    """Every episode quiet for the stable period goes back to its original strategy; one service's failure is that
+    service's alone: the others still go back in the same tick."""
     stable = timedelta(minutes=rt.settings.stable_minutes)
     ecs = SpotEcs(rt.aws)
     results = []
+    deferred: list[ClientError | BotoCoreError] = []
     for item in rt.state.records(RECORD):
         if item.get("status") != "fallback":
             continue
@@ -256,38 +293,69 @@ def shift_back(rt: Runtime[SpotFallbackSettings], now: datetime) -> dict[str, An
         if now - episode.last_signal_at < stable:
             results.append(_result(label, "waiting", judge_shift_back(episode, episode.fallback, now, stable).reason))
             continue
-        service = ecs.spot_service(cluster, name)
-        key = service_key(cluster, name, RECORD)
-        if service is None:
+        service: SpotService | None = None
+        try:
+            service = ecs.spot_service(cluster, name)
+            results.append(
+                _shift_back_one(rt, ecs, cluster, name, service=service, episode=episode, now=now, stable=stable)
+            )
+        except (ClientError, BotoCoreError) as error:
+            metrics.add_metric(name="SpotShiftBackFailures", unit=MetricUnit.Count, value=1)
+            if is_transient(error):
+                # The episode stays as it is, so the next tick (or Lambda's retry of this one) tries again.
+                logger.warning("spot shift back deferred", extra={"service": label, "error": str(error)})
+                deferred.append(error)
+                results.append(_result(label, "deferred", str(error)))
+                continue
+            logger.error("spot shift back failed", extra={"service": label, "error": str(error)})
             if not rt.settings.dry_run:
-                rt.state.delete(key)
-            results.append(_result(label, "forgotten", "service no longer exists"))
-            continue
-        verdict = judge_shift_back(episode, service.strategy, now, stable)
-        if not verdict.act:
-            if not rt.settings.dry_run:
-                rt.state.delete(key)
-            results.append(_result(label, "forgotten", verdict.reason))
-            continue
-        if not rt.settings.dry_run:
-            ecs.set_strategy(cluster, name, episode.original)
-            rt.state.delete(key)
-            metrics.add_metric(name="SpotShiftBacks", unit=MetricUnit.Count, value=1)
-        report_shift_back(rt, service, episode, now, dry=rt.settings.dry_run)
-        results.append(
-            _result(label, "shifted back", f"{verdict.reason}; back to {describe_strategy(episode.original)}")
-        )
+                rt.state.delete(service_key(cluster, name, RECORD))  # closed: reported once, not every tick
+            report_shift_back_failure(rt, cluster, name, service=service, episode=episode, error=str(error))
+            results.append(_result(label, "failed", str(error)))
+    if deferred:
+        raise deferred[0]  # the others are done; retries run out into the dead-letter queue, the episode waits
     return {"outcome": "dry-run" if rt.settings.dry_run else "ok", "services": results}
+
+
+def _shift_back_one(
+    rt: Runtime[SpotFallbackSettings],
+    ecs: SpotEcs,
+    cluster: str,
+    name: str,
+    *,
+    service: SpotService | None,
+    episode: Episode,
+    now: datetime,
+    stable: timedelta,
+) -> dict[str, Any]:
+    label = f"{cluster}/{name}"
+    key = service_key(cluster, name, RECORD)
+    if service is None:
+        if not rt.settings.dry_run:
+            rt.state.delete(key)
+        return _result(label, "forgotten", "service no longer exists")
+    verdict = judge_shift_back(episode, service.strategy, now, stable)
+    if not verdict.act:
+        if not rt.settings.dry_run:
+            rt.state.delete(key)
+        return _result(label, "forgotten", verdict.reason)
+    if not rt.settings.dry_run:
+        ecs.set_strategy(cluster, name, episode.original)
+        rt.state.delete(key)
+        metrics.add_metric(name="SpotShiftBacks", unit=MetricUnit.Count, value=1)
+    report_shift_back(rt, service, episode, now, dry=rt.settings.dry_run)
+    return _result(label, "shifted back", f"{verdict.reason}; back to {describe_strategy(episode.original)}")
 
 
 # ------------------------------------------------------------------------------------------ Slack
 
 
-def _post(rt: Runtime[SpotFallbackSettings], service: SpotService, title: str, text: str, *body: blocks.Block) -> None:
+def _post(
+    rt: Runtime[SpotFallbackSettings], service: SpotService | None, title: str, text: str, *body: blocks.Block
+) -> None:
     """One Spot message: to the default channel and, where the service names one, its team's channel."""
-    rt.slack.post(
-        blocks.SlackMessage(text=text, channel=service.tags.get(CHANNEL_TAG), blocks=(blocks.header(title), *body))
-    )
+    channel = service.tags.get(CHANNEL_TAG) if service else None
+    rt.slack.post(blocks.SlackMessage(text=text, channel=channel, blocks=(blocks.header(title), *body)))
 
 
 def _was_now(service: SpotService, lead: str, was: Strategy, now: Strategy) -> blocks.Block:
@@ -336,4 +404,55 @@ def report_shift_back(
         title,
         f"{title} after {duration} on on-demand",
         _was_now(service, lead, episode.fallback, episode.original),
+    )
+
+
+def report_refusal(
+    rt: Runtime[SpotFallbackSettings], service: SpotService, signal: Signal, reason: str, dry: bool
+) -> None:
+    title = f"{'[dry run] ' if dry else ''}Spot fallback not possible: {service.name} stays on Spot"
+    name = f"*{blocks.escape(service.cluster)}/{blocks.escape(service.name)}*"
+    _post(
+        rt,
+        service,
+        title,
+        f"{title}: {reason}",
+        blocks.section(f"{name} — {blocks.escape(signal.cause)}\n{blocks.escape(reason)}"),
+        blocks.context(
+            f"Said once; Steward looks again on a Spot signal after {int(REMEMBER_REFUSAL.total_seconds() // 60)} min."
+        ),
+    )
+
+
+def report_shift_back_failure(
+    rt: Runtime[SpotFallbackSettings],
+    cluster: str,
+    name: str,
+    *,
+    service: SpotService | None,
+    episode: Episode,
+    error: str,
+) -> None:
+    title = f"Spot shift back failed: {name} stays on on-demand"
+    strategy = " ".join(
+        f"capacityProvider={item.provider},weight={item.weight},base={item.base}" for item in episode.original
+    )
+    command = (
+        f"aws ecs update-service --cluster {cluster} --service {name} "
+        f"--capacity-provider-strategy {strategy} --force-new-deployment"
+    )
+    _post(
+        rt,
+        service,
+        title,
+        f"{title}: {error}",
+        blocks.section(
+            f"*{blocks.escape(cluster)}/{blocks.escape(name)}* could not go back to "
+            f"*{describe_strategy(episode.original)}*\n`{blocks.escape(error[:500])}`"
+        ),
+        blocks.section(
+            "Steward has closed this episode and will not try again. To go back to Spot, set the strategy with a "
+            f"new deployment:\n```{blocks.escape(command)}```"
+        ),
+        blocks.context("If steward:spot-fallback was removed from the service, it is no longer Steward's to change."),
     )
