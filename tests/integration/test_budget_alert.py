@@ -401,3 +401,28 @@ def test_dry_run_alerts_and_stops_nothing(
     assert all(name.endswith("(dry run)") for name in result["stopped"])
     assert service_sizes(boto3.session.Session()) == before
     assert slack.messages[0].text.startswith("[dry run] Budget dev-monthly")
+
+
+def test_a_released_escalation_keeps_the_threshold_alerted_before_it(
+    budgets: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(load_event(MONTHLY_80), lambda_context)["outcome"] == "alerted"
+    original = CostExplorer.spend_by_tag
+    calls = {"n": 0}
+
+    def next_throttled(self: CostExplorer, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise throttled("GetCostAndUsage")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CostExplorer, "spend_by_tag", next_throttled)
+    with pytest.raises(ClientError):
+        budget_alert.lambda_handler(load_event(MONTHLY_100), lambda_context)
+
+    late_80 = run(with_message_id(MONTHLY_80, "11111111-2222-3333-4444-555555555555"), lambda_context)
+    retry_100 = run(load_event(MONTHLY_100), lambda_context)
+
+    assert late_80["outcome"] == "duplicate"
+    assert retry_100["outcome"] == "alerted"
+    assert len(slack.messages) == 2

@@ -113,8 +113,9 @@ class Claims:
     message_id: str
     message: Key | None = None
     highest: Key | None = None
+    message_expires: datetime | None = None
     before: dict[str, Any] | None = None  # the highest-threshold record as it was before this alert
-    expires: datetime | None = None
+    highest_expires: datetime | None = None
 
 
 def claim(
@@ -126,9 +127,10 @@ def claim(
 ) -> str | None:
     """Claim the SNS message, then the highest threshold alerted this period; the reason when already handled."""
     message_key = Key(f"sns#{sns.message_id}", "budget-message")
+    claims.message_expires = sns.timestamp + MESSAGE_LIFETIME
     # A released claim is rewritten without `budget`, so the retry can claim it again.
     if not rt.state.put_new(
-        message_key, {"budget": notification.budget_name}, expires=sns.timestamp + MESSAGE_LIFETIME, unless="budget"
+        message_key, {"budget": notification.budget_name}, expires=claims.message_expires, unless="budget"
     ):
         return "this SNS message was already handled"
     claims.message = message_key
@@ -152,7 +154,7 @@ def claim(
     if escalated is None:
         return f"already alerted at {notification.threshold_percent} % or higher this period ({period.key})"
     claims.highest = highest_key
-    claims.expires = period.ends_at + timedelta(days=40)
+    claims.highest_expires = period.ends_at + timedelta(days=40)
     return None
 
 
@@ -170,10 +172,10 @@ def release(rt: Runtime[BudgetAlertSettings], claims: Claims) -> None:
                 },
                 condition="message_id = :m",
                 condition_values={":m": claims.message_id},
-                expires=claims.expires,
+                expires=claims.highest_expires,
             )
         if claims.message is not None:
-            rt.state.put(claims.message, {"released": True}, expires=claims.expires)
+            rt.state.put(claims.message, {"released": True}, expires=claims.message_expires)
     except StateUnavailable as error:
         logger.error("budget claim not released; a retry may be taken for a duplicate", extra={"error": str(error)})
         metrics.add_metric(name="ClaimReleaseFailures", unit=MetricUnit.Count, value=1)
