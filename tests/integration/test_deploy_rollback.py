@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from devtools.ecs_overlay import EcsOverlay
 from devtools.platform import CLUSTER
 from devtools.slack_standin import SlackStandIn
@@ -164,9 +165,12 @@ def test_an_unmapped_alarm_does_nothing(platform: Platform) -> None:
     assert "maps to no service" in result["reason"]
 
 
-def test_an_alarm_without_service_dimensions_maps_through_its_steward_service_tag(platform: Platform) -> None:
+@pytest.mark.parametrize("sample", ["AlarmFired--composite-tagged.json", "AlarmFired--metric-math-tagged.json"])
+def test_an_alarm_without_service_dimensions_maps_through_its_steward_service_tag(
+    platform: Platform, sample: str
+) -> None:
     # Composite and metric-math alarms carry no ClusterName/ServiceName; moto has no composite alarms, so a tagged
-    # load balancer alarm stands in: the event (the composite sample) names no service either way.
+    # load balancer alarm stands in: the event (the composite or metric-math sample) names no service either way.
     platform.deploy(40, T0)
     platform.deploy(42, T0 + timedelta(hours=2))
     cloudwatch = boto3.client("cloudwatch")
@@ -182,7 +186,7 @@ def test_an_alarm_without_service_dimensions_maps_through_its_steward_service_ta
         ComparisonOperator="GreaterThanThreshold",
         Tags=[{"Key": "steward:service", "Value": f"{CLUSTER}/api-gateway"}],
     )
-    event = load_event("deploy_rollback/AlarmFired--composite-tagged.json")
+    event = load_event(f"deploy_rollback/{sample}")
     arn = cloudwatch.describe_alarms(AlarmNames=["api-gateway-health"])["MetricAlarms"][0]["AlarmArn"]
     event["resources"] = [arn]
     event["detail"]["state"]["timestamp"] = (T0 + timedelta(hours=2, minutes=20)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
@@ -321,3 +325,76 @@ def test_stewards_own_health_alarms_reach_slack(
 
     assert result["outcome"] == "health alarm reported"
     assert slack.messages[0].text.startswith("Steward needs attention: off-hours-errors")
+
+
+def throttle(platform: Platform, operation: str, times: int) -> list[str]:
+    """The next `times` calls of `operation` fail as throttled after botocore's retries ran out."""
+    failures: list[str] = []
+
+    def throttled(**kwargs: Any) -> None:
+        if len(failures) < times:
+            failures.append(operation)
+            raise ClientError(
+                {
+                    "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                operation,
+            )
+
+    platform.ecs.meta.events.register(f"before-call.ecs.{operation}", throttled)
+    return failures
+
+
+@pytest.mark.parametrize("edge", ["AlarmHigh", "AlarmLow"])
+def test_a_service_auto_scaling_alarm_never_rolls_back_and_tells_no_one(
+    platform: Platform, slack: SlackStandIn, edge: str
+) -> None:
+    platform.deploy(40, T0)
+    platform.deploy(42, T0 + timedelta(hours=2))
+    posted = len(slack.messages)
+    event = load_event("deploy_rollback/AlarmFired--target-tracking-high.json")
+    name = event["detail"]["alarmName"].replace("AlarmHigh", edge)
+    event["detail"]["alarmName"] = name
+    event["resources"] = [f"arn:aws:cloudwatch:eu-central-1:123456789012:alarm:{name}"]
+    event["detail"]["state"]["timestamp"] = (T0 + timedelta(hours=2, minutes=10)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+    result = platform.handle(event)
+
+    assert result["outcome"] == "ignored"
+    assert "Auto Scaling" in result["reason"]
+    assert not any("taskDefinition" in update for update in platform.ecs.updates)
+    assert len(slack.messages) == posted
+
+
+def test_a_throttled_describe_services_is_raised_and_lambdas_retry_rolls_back_once(platform: Platform) -> None:
+    platform.deploy(40, T0)
+    platform.deploy(42, T0 + timedelta(hours=2))
+    event = alarm_event(T0 + timedelta(hours=2, minutes=10))
+    throttle(platform, "DescribeServices", times=1)
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        platform.handle(event)  # the event goes back to Lambda
+    retried = platform.handle(event)  # Lambda's retry of the same event
+    again = platform.handle(event)
+
+    assert retried["outcome"] == "rolled back"
+    assert again["outcome"] == "duplicate"
+    assert [update["taskDefinition"].rsplit("/", 1)[-1] for update in platform.ecs.updates] == ["api-gateway:40"]
+
+
+def test_a_throttled_update_service_leaves_no_claim_nor_cooldown_and_the_retry_rolls_back(
+    platform: Platform, slack: SlackStandIn
+) -> None:
+    platform.deploy(40, T0)
+    platform.deploy(42, T0 + timedelta(hours=2))
+    event = alarm_event(T0 + timedelta(hours=2, minutes=10))
+    throttle(platform, "UpdateService", times=1)
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        platform.handle(event)
+    retried = platform.handle(event)
+
+    assert retried["outcome"] == "rolled back"
+    assert platform.ecs.deployments[(CLUSTER, "api-gateway")][-1]["taskDefinition"].endswith(":40")
+    assert sum(m.text.startswith("Rolled back pyairtable-dev/api-gateway") for m in slack.messages) == 1

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from steward.domain.rollback import Deployment, Move, RollbackContext, app_deployments, decide_rollback, newer
+from steward.domain.rollback import (
+    Deployment,
+    Move,
+    RollbackContext,
+    app_deployments,
+    decide_rollback,
+    is_scaling_alarm,
+    newer,
+)
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 TD = "arn:aws:ecs:eu-central-1:111122223333:task-definition/api-gateway:{}"
@@ -85,3 +93,16 @@ def test_out_of_order_states_keep_the_latest() -> None:
     assert newer(completed, in_progress)
     assert not newer(in_progress, completed)
     assert not newer(completed, completed)
+
+
+def test_the_alarms_auto_scaling_creates_for_its_policies_are_scaling_alarms_and_others_are_not() -> None:
+    uuid = "d4f0770c-b46e-434a-a60f-3b36d653feca"
+    assert is_scaling_alarm(f"TargetTracking-service/pyairtable-dev/api-gateway-AlarmHigh-{uuid}", "")
+    assert is_scaling_alarm(f"TargetTracking-service/pyairtable-dev/api-gateway-AlarmLow-{uuid}", "")
+    # A renamed copy still carries the description Application Auto Scaling writes.
+    policy = (
+        "arn:aws:autoscaling:eu-central-1:111122223333:scalingPolicy:6d8972f3:resource/ecs/service/c/s:policyName/p"
+    )
+    assert is_scaling_alarm("api-cpu", f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy}.")
+    assert not is_scaling_alarm("api-gateway-5xx", "api-gateway answers with 5xx after a deploy")
+    assert not is_scaling_alarm("api-gateway-TargetTracking-like", "")

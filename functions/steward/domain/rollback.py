@@ -13,6 +13,12 @@ ALARM_SERVICE_TAG = "steward:service"
 
 STATUS_ORDER = {"IN_PROGRESS": 0, "COMPLETED": 1, "FAILED": 1}
 
+# Target tracking alarms are named "TargetTracking-<resource id>-AlarmHigh|AlarmLow-<uuid>" (Application Auto Scaling
+# API Reference, PutScalingPolicy) and described "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy <arn>.".
+# Step scaling alarms are the user's own and have no such name: only their actions (DescribeAlarms) would tell.
+SCALING_ALARM_PREFIX = "TargetTracking-"
+SCALING_ALARM_DESCRIPTION = "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy "
+
 
 class Move(StrEnum):
     UPDATE_SERVICE = "update-service"  # the deployment completed: deploy the last good task definition
@@ -52,6 +58,11 @@ def newer(incoming: Deployment, stored: Deployment | None) -> bool:
         stored.updated_at,
         STATUS_ORDER.get(stored.status, 0),
     )
+
+
+def is_scaling_alarm(alarm_name: str, description: str) -> bool:
+    """An alarm Auto Scaling created for a target tracking policy: it flips to ALARM whenever load moves."""
+    return alarm_name.startswith(SCALING_ALARM_PREFIX) or description.startswith(SCALING_ALARM_DESCRIPTION)
 
 
 def app_deployments(history: Iterable[Deployment]) -> list[Deployment]:

@@ -15,7 +15,7 @@ from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
 from steward.adapters.aws import is_transient
 from steward.adapters.ecs import RollbackEcs, cluster_name
-from steward.adapters.state import Key, service_key
+from steward.adapters.state import Key, StateUnavailable, service_key
 from steward.domain import slack as blocks
 from steward.domain.off_hours import CHANNEL_TAG
 from steward.domain.rollback import (
@@ -25,7 +25,9 @@ from steward.domain.rollback import (
     Deployment,
     Move,
     RollbackContext,
+    RollbackDecision,
     decide_rollback,
+    is_scaling_alarm,
     newer,
     revision,
 )
@@ -182,6 +184,12 @@ def on_alarm(rt: Runtime[DeployRollbackSettings], event: AlarmStateChange) -> di
     prefix = rt.settings.health_alarm_prefix
     if prefix and detail.alarm_name.startswith(prefix):
         return report_health(rt, event)
+    if is_scaling_alarm(detail.alarm_name, detail.configuration.description):
+        # Scaling alarms go to ALARM whenever load moves: expected, so neither a rollback nor news.
+        reason = "an Auto Scaling target tracking alarm; scaling alarms never trigger a rollback"
+        logger.info("scaling alarm ignored", extra={"alarm": detail.alarm_name, "reason": reason})
+        metrics.add_metric(name="ScalingAlarmsIgnored", unit=MetricUnit.Count, value=1)
+        return {"outcome": "ignored", "alarm": detail.alarm_name, "reason": reason}
     ecs = RollbackEcs(rt.aws)
     mapped = map_alarm(ecs, event)
     if mapped is None:
@@ -189,19 +197,14 @@ def on_alarm(rt: Runtime[DeployRollbackSettings], event: AlarmStateChange) -> di
     cluster, name = mapped
     label = f"{cluster}/{name}"
 
-    episode = Key(pk=f"alarm#{event.alarm_arn}", sk=f"episode#{detail.state.timestamp.isoformat()}")
-    if not rt.settings.dry_run and not rt.state.put_new(
-        episode, {"service": label}, expires=event.time + EPISODE_LIFETIME
-    ):
-        return {"outcome": "duplicate", "service": label, "reason": "this alarm episode was already handled"}
-
     raw = ecs.describe_raw(cluster, name)
     if raw is None:
         return {"outcome": "ignored", "service": label, "reason": "service not found"}
     tags = {tag["key"]: tag.get("value", "") for tag in raw.get("tags") or []}
     history = tuple(deployment_from(item) for item in rt.state.items_of(f"service#{label}", DEPLOYMENT))
     held = rt.state.get(service_key(cluster, name, "off-hours"))
-    marker = rt.state.get(service_key(cluster, name, ROLLBACK_MARKER))
+    marker_key = service_key(cluster, name, ROLLBACK_MARKER)
+    marker = rt.state.get(marker_key)
     alarms = (raw.get("deploymentConfiguration") or {}).get("alarms") or {}
     ctx = RollbackContext(
         service=label,
@@ -221,6 +224,13 @@ def on_alarm(rt: Runtime[DeployRollbackSettings], event: AlarmStateChange) -> di
         active = ecs.task_definition_status(decision.target_task_definition) == "ACTIVE"
         decision = decide_rollback(ctx, target_is_active=active)
 
+    # Claimed only after every read: a read that fails leaves no claim behind to turn Lambda's retry into a no-op.
+    episode = Key(pk=f"alarm#{event.alarm_arn}", sk=f"episode#{detail.state.timestamp.isoformat()}")
+    if not rt.settings.dry_run and not rt.state.put_new(
+        episode, {"service": label}, expires=event.time + EPISODE_LIFETIME
+    ):
+        return {"outcome": "duplicate", "service": label, "reason": "this alarm episode was already handled"}
+
     channel = tags.get(CHANNEL_TAG)
     if decision.move is Move.NONE:
         logger.info("no rollback", extra={"service": label, "alarm": detail.alarm_name, "reason": decision.reason})
@@ -234,23 +244,12 @@ def on_alarm(rt: Runtime[DeployRollbackSettings], event: AlarmStateChange) -> di
         return {"outcome": "would roll back", "service": label, "reason": decision.reason}
 
     try:
-        if decision.move is Move.UPDATE_SERVICE:
-            rt.state.put(
-                service_key(cluster, name, ROLLBACK_MARKER),
-                {
-                    "to": decision.target_task_definition,
-                    "from": ctx.current_task_definition,
-                    "at": detail.state.timestamp.isoformat(),
-                    "alarm": detail.alarm_name,
-                },
-                expires=event.time + HISTORY_LIFETIME,
-            )
-            ecs.deploy_task_definition(cluster, name, decision.target_task_definition)
-        elif ecs.stop_deployment_with_rollback(cluster, name) is None:
+        if not roll_back(rt, ecs, event, decision, ctx):
             return {"outcome": "no rollback", "service": label, "reason": "the deployment finished meanwhile"}
-    except (ClientError, BotoCoreError) as error:
-        rt.state.delete(episode)  # let the alarm's next state change try again
-        if is_transient(error):
+    except Exception as error:
+        # The rollback did not happen: neither the claim nor a cooldown may outlive it.
+        release_claim(rt, episode, marker_key if decision.move is Move.UPDATE_SERVICE else None, marker)
+        if not isinstance(error, ClientError | BotoCoreError) or is_transient(error):
             raise
         logger.error("rollback failed", extra={"service": label, "error": str(error)})
         report_rollback(rt, label, detail.alarm_name, f"rollback failed: {error}", channel, acted=False)
@@ -259,6 +258,46 @@ def on_alarm(rt: Runtime[DeployRollbackSettings], event: AlarmStateChange) -> di
     logger.info("rolled back", extra={"service": label, "alarm": detail.alarm_name, "reason": decision.reason})
     report_rollback(rt, label, detail.alarm_name, decision.reason, channel, acted=True)
     return {"outcome": "rolled back", "service": label, "reason": decision.reason, "move": decision.move.value}
+
+
+def roll_back(
+    rt: Runtime[DeployRollbackSettings],
+    ecs: RollbackEcs,
+    event: AlarmStateChange,
+    decision: RollbackDecision,
+    ctx: RollbackContext,
+) -> bool:
+    """Carry the decision out; False when the deployment it would stop has finished meanwhile."""
+    cluster, name = ctx.service.split("/", 1)
+    if decision.move is Move.STOP_DEPLOYMENT:
+        return ecs.stop_deployment_with_rollback(cluster, name) is not None
+    rt.state.put(
+        service_key(cluster, name, ROLLBACK_MARKER),
+        {
+            "to": decision.target_task_definition,
+            "from": ctx.current_task_definition,
+            "at": event.detail.state.timestamp.isoformat(),
+            "alarm": event.detail.alarm_name,
+        },
+        expires=event.time + HISTORY_LIFETIME,
+    )
+    ecs.deploy_task_definition(cluster, name, decision.target_task_definition)
+    return True
+
+
+def release_claim(
+    rt: Runtime[DeployRollbackSettings], episode: Key, marker_key: Key | None, previous_marker: dict[str, Any] | None
+) -> None:
+    """Put back the rollback marker as it was and drop the episode's claim, so a retry decides afresh."""
+    try:
+        if marker_key is not None:
+            if previous_marker:
+                rt.state.put(marker_key, previous_marker)
+            else:
+                rt.state.delete(marker_key)
+        rt.state.delete(episode)
+    except StateUnavailable as error:
+        logger.error("claim not released", extra={"claim": f"{episode.pk}/{episode.sk}", "error": str(error)})
 
 
 def map_alarm(ecs: RollbackEcs, event: AlarmStateChange) -> tuple[str, str] | None:
