@@ -3,7 +3,8 @@ server and the Slack stand-in. One line per step with what changed in AWS; every
 demo-output/slack.html; exit 1 if the platform does not end the day exactly as it started it.
 
 moto keeps no capacity provider strategies or deployment lists and has no GetCostForecast: ECS goes through
-devtools.ecs_overlay.EcsOverlay, and the forecast is answered by a botocore hook, as in the tests."""
+devtools.ecs_overlay.EcsOverlay, and the forecast is answered by a botocore hook, as in the tests. Every request
+meets the AWS rules moto does not check (devtools.strict), "today" being the day of the event handled."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -30,6 +32,7 @@ from devtools.lambda_context import LambdaContext
 from devtools.platform import CLUSTER, REFERENCE_SERVICES, seed_reference_platform, service_sizes
 from devtools.slack_html import render_page
 from devtools.slack_standin import SlackStandIn
+from devtools.strict import installed
 from devtools.template import ROOT, create_state_table
 from steward.domain.budgets import money
 
@@ -451,8 +454,9 @@ def run_day(echo: Callable[[str], None] = lambda line: None) -> DayResult:
     endpoint = f"http://{host}:{port}"
     lines: list[str] = []
     try:
-        with SlackStandIn() as slack:
+        with SlackStandIn() as slack, ExitStack() as stack:
             configure(endpoint, slack)
+            stack.enter_context(installed())  # after configure: it imports the handlers, which read the log level
             morning, revisions = seed(endpoint)
             from steward.runtime import shared_aws
 
