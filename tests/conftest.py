@@ -58,6 +58,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "raw_moto: the test needs moto's own behaviour, without the strict layer")
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Figures a test records with record_property("figures", ...) (bad-input corpus size, faults injected), printed
+    at the end of the run; under pytest-xdist they reach this controller with the test's report."""
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for name, value in report.user_properties:
+            if name == "figures":
+                terminalreporter.write_line(str(value))
+
+
 def load_event(relative: str) -> Any:
     """An event from events/ (a malformed one may not be JSON: then its raw text)."""
     text = (EVENTS / relative).read_text()

@@ -230,7 +230,8 @@ def test_slack_down_or_rate_limited_never_blocks_the_action(
     assert all(size["desired"] == 0 for size in service_sizes(boto3.session.Session()).values())
 
 
-def test_zz_report_fault_figures() -> None:
-    print("\nfault injection: " + ", ".join(f"{k}: {v}" for k, v in sorted(figures.items())))
+def test_zz_report_fault_figures(record_property: Any) -> None:
+    """Records the figures (printed at the end of the session, also under pytest-xdist)."""
+    record_property("figures", "fault injection: " + ", ".join(f"{k}: {v}" for k, v in sorted(figures.items())))
     assert figures["actions duplicated"] == 0
     assert figures["services not restored"] == 0
