@@ -52,21 +52,35 @@ def window(groups_by_day: Callable[[date], dict[str, str]], unit: str = "USD") -
     return {"ResultsByTime": [day_result(day, groups_by_day(day), unit, estimated=day == YESTERDAY) for day in days]}
 
 
-def forecast(answer: dict[str, Any] | Exception) -> None:
-    """Answer GetCostForecast (moto has no such operation) with `answer`, or raise it."""
+def forecast(answer: dict[str, Any] | Exception) -> list[dict[str, Any]]:
+    """Answer GetCostForecast (moto has no such operation) with `answer`, or raise it; the requests it got."""
     from botocore.awsrequest import AWSResponse
 
-    def respond(**kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    requests: list[dict[str, Any]] = []
+
+    def respond(params: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        requests.append(json.loads(params["body"]))
         if isinstance(answer, Exception):
             raise answer
         return AWSResponse("https://ce.us-east-1.amazonaws.com/", 200, {}, None), answer
 
     shared_aws().ce.meta.events.register("before-call.ce.GetCostForecast", respond)
+    return requests
 
 
-def digest(context: Any) -> dict[str, Any]:
+def budgets(*listed: dict[str, Any]) -> None:
+    """Answer DescribeBudgets with `listed` (moto refuses to create a budget without a limit)."""
+    from botocore.awsrequest import AWSResponse
+
+    def respond(**kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("https://budgets.amazonaws.com/", 200, {}, None), {"Budgets": list(listed)}
+
+    shared_aws().budgets.meta.events.register("before-call.budgets.DescribeBudgets", respond)
+
+
+def digest(context: Any, now: str = NOW) -> dict[str, Any]:
     result: dict[str, Any] = cost_report.lambda_handler(
-        {"source": "steward.scheduler", "task": "cost-digest", "now": NOW}, context
+        {"source": "steward.scheduler", "task": "cost-digest", "now": now}, context
     )
     return result
 
@@ -252,9 +266,10 @@ def test_a_non_usd_unit_is_shown_as_returned(aws: None, lambda_context: Any, sla
     assert "$" not in slack.messages[0].text
 
 
-def test_the_forecast_is_compared_with_the_environments_budget(
-    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+def test_the_month_end_forecast_adds_month_to_date_to_the_rest_of_the_month_and_is_compared_with_the_budget(
+    aws: None, lambda_context: Any, slack: SlackStandIn
 ) -> None:
+    asked = forecast({"Total": {"Amount": "35.50", "Unit": "USD"}})  # 28 Nov to 1 Dec
     boto3.client("budgets").create_budget(
         AccountId=DEFAULT_ACCOUNT_ID,
         Budget={
@@ -264,11 +279,59 @@ def test_the_forecast_is_compared_with_the_environments_budget(
             "BudgetType": "COST",
         },
     )
-    queue(window(lambda day: {"api-gateway": "10.00"}))
+    queue(window(lambda day: {"api-gateway": "10.00"}))  # 27 days so far: 270.00
 
     digest(lambda_context)
 
-    assert "412.50 USD of 500.00 USD budget (82%)" in json.dumps(slack.messages[0].blocks)
+    assert "*Forecast* 305.50 USD of 500.00 USD budget (61%)" in json.dumps(slack.messages[0].blocks)
+    [request] = asked
+    assert request["TimePeriod"] == {"Start": "2026-11-28", "End": "2026-12-01"}  # Start >= today (API reference)
+    assert shared_aws().calls["ce.GetCostAndUsage"] == 1  # month to date came from the digest's own query
+
+
+def test_on_the_first_the_forecast_is_this_months_alone_without_last_months_actuals(
+    aws: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    asked = forecast({"Total": {"Amount": "310.00", "Unit": "USD"}})
+    november = [date(2026, 11, 1) + timedelta(days=offset) for offset in range(30)]
+    queue({"ResultsByTime": [day_result(day, {"api-gateway": "10.00"}) for day in november]})
+
+    digest(lambda_context, now="2026-12-01T07:30:00Z")
+
+    assert "*Forecast* 310.00 USD" in json.dumps(slack.messages[0].blocks)
+    assert asked[0]["TimePeriod"] == {"Start": "2026-12-01", "End": "2027-01-01"}
+
+
+def test_the_budget_compared_is_the_environments_monthly_cost_budget_never_a_utilization_or_usage_one(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    budgets(
+        {"BudgetName": "dev-ri-utilization", "TimeUnit": "MONTHLY", "BudgetType": "RI_UTILIZATION"},
+        {
+            "BudgetName": "dev-fargate-hours",
+            "BudgetLimit": {"Amount": "2000", "Unit": "Hrs"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "USAGE",
+        },
+        {
+            "BudgetName": "dev-quarterly",
+            "BudgetLimit": {"Amount": "3000", "Unit": "USD"},
+            "TimeUnit": "QUARTERLY",
+            "BudgetType": "COST",
+        },
+        {
+            "BudgetName": "dev-monthly",
+            "BudgetLimit": {"Amount": "1000", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
+    )
+    queue(window(lambda day: {"api-gateway": "10.00"}))
+
+    result = digest(lambda_context)
+
+    assert result["outcome"] == "posted"
+    assert "682.50 USD of 1,000.00 USD budget (68%)" in json.dumps(slack.messages[0].blocks)
 
 
 def test_dry_run_returns_the_digest_and_posts_nothing(

@@ -10,6 +10,7 @@ from steward.domain.costs import (
     build_digest,
     change,
     digest_window,
+    month_end_forecast,
     price_task_hours,
     render_digest,
     sparkline,
@@ -79,3 +80,31 @@ def test_the_savings_line_separates_kept_off_from_spot() -> None:
     )
     assert text.startswith("*Saved yesterday* about 4.75 USD: 1.50 USD for 10 task-hours kept off")
     assert "3.25 USD for 48 task-hours on Fargate Spot, not on-demand" in text
+
+
+def test_the_month_end_forecast_is_month_to_date_plus_cost_explorers_forecast_for_the_rest_of_the_month() -> None:
+    november = rows(date(2026, 11, 1), date(2026, 11, 27), {"api": "10", "": "1"})  # 297 so far
+
+    digest = build_digest(november, date(2026, 11, 28), forecast=(Decimal("35.50"), "USD"), budget=None)
+
+    assert digest.forecast == (Decimal("332.50"), "USD")
+
+
+def test_on_the_first_the_forecast_holds_none_of_last_months_actuals() -> None:
+    november = rows(date(2026, 11, 1), date(2026, 11, 30), {"api": "10"})
+
+    digest = build_digest(november, date(2026, 12, 1), forecast=(Decimal("310.00"), "USD"), budget=None)
+
+    assert digest.forecast == (Decimal("310.00"), "USD")
+    assert digest.month_to_date == Decimal(300)  # November's total, the thread's monthly summary
+
+
+def test_a_forecast_that_cannot_be_added_to_the_actuals_is_not_shown_as_a_sum() -> None:
+    november = rows(date(2026, 11, 1), date(2026, 11, 27), {"api": "10"})
+    today = date(2026, 11, 28)
+
+    assert month_end_forecast(november, today, "DataUnavailableException: no data") == (
+        "DataUnavailableException: no data"
+    )
+    assert "EUR" in str(month_end_forecast(november, today, (Decimal(30), "EUR")))
+    assert month_end_forecast([], today, (Decimal(30), "USD")) == (Decimal(30), "USD")

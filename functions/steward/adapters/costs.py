@@ -112,7 +112,10 @@ class CostExplorer:
         return rows, pages
 
     def month_forecast(self, start: date, end: date, metric: str) -> tuple[Decimal, str] | str:
-        """The forecast for [start, end), or why there is none (new accounts and month ends have none)."""
+        """The forecast for [start, end), or why there is none (new accounts and month ends have none).
+
+        Start must be today or later (Cost Explorer API Reference, GetCostForecast): the days before are actuals.
+        """
         try:
             response = self._aws.ce.get_cost_forecast(
                 TimePeriod={"Start": start.isoformat(), "End": end.isoformat()},
@@ -133,8 +136,15 @@ class CostExplorer:
             paginator = self._aws.budgets.get_paginator("describe_budgets")
             for page in paginator.paginate(AccountId=account_id):
                 for budget in page.get("Budgets", []):
-                    if environment in budget["BudgetName"] and budget.get("TimeUnit") == "MONTHLY":
-                        limit = budget["BudgetLimit"]
+                    # Usage, RI and Savings Plans budgets count hours or percent, and RI/Savings Plans ones may
+                    # carry no BudgetLimit at all (AWS Budgets API Reference, Budget).
+                    limit = budget.get("BudgetLimit")
+                    if (
+                        environment in budget["BudgetName"]
+                        and budget.get("BudgetType") == "COST"
+                        and budget.get("TimeUnit") == "MONTHLY"
+                        and limit
+                    ):
                         return budget["BudgetName"], Decimal(limit["Amount"]), limit["Unit"]
         except (ClientError, BotoCoreError) as error:
             if is_transient(error):

@@ -84,7 +84,7 @@ class Digest:
     total_week_before: Decimal
     month_to_date: Decimal
     estimated: bool
-    forecast: tuple[Decimal, str] | str  # amount+unit, or why there is none
+    forecast: tuple[Decimal, str] | str  # the month's expected total, amount+unit, or why there is none
     budget: tuple[str, Decimal, str] | None
     savings: tuple[Saving, ...] = ()
     hints: tuple[str, ...] = ()
@@ -99,15 +99,35 @@ def digest_window(today: date) -> tuple[date, date]:
     return min(today - timedelta(days=15), yesterday.replace(day=1)), today
 
 
+def month_end_forecast(
+    rows: Iterable[CostRow], today: date, rest_of_month: tuple[Decimal, str] | str
+) -> tuple[Decimal, str] | str:
+    """What the month will cost: its actual days before today plus Cost Explorer's forecast from today on.
+
+    GetCostForecast covers only the period asked for, which must start today or later (Cost Explorer API Reference,
+    GetCostForecast, TimePeriod). On the 1st no day of the month is over yet, so last month's actuals never count.
+    """
+    if isinstance(rest_of_month, str):
+        return rest_of_month
+    amount, unit = rest_of_month
+    month_start = today.replace(day=1)
+    so_far = [row for row in rows if month_start <= row.day < today]
+    other_units = sorted({row.unit for row in so_far} - {unit})
+    if other_units:
+        return f"the forecast is in {unit}, the costs so far in {', '.join(other_units)}"
+    return amount + sum((row.amount for row in so_far), ZERO), unit
+
+
 def build_digest(
     rows: Iterable[CostRow],
     today: date,
     *,
-    forecast: tuple[Decimal, str] | str,
+    forecast: tuple[Decimal, str] | str,  # Cost Explorer's, from today to the 1st of next month
     budget: tuple[str, Decimal, str] | None,
     savings: Iterable[Saving] = (),
     hints: Iterable[str] = (),
 ) -> Digest:
+    rows = list(rows)
     yesterday = today - timedelta(days=1)
     days = [yesterday - timedelta(days=offset) for offset in range(6, -1, -1)]
     daily: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
@@ -151,7 +171,7 @@ def build_digest(
         total_week_before=sum((s.week_before for s in services), ZERO),
         month_to_date=sum((s.month_to_date for s in services), ZERO),
         estimated=estimated,
-        forecast=forecast,
+        forecast=month_end_forecast(rows, today, forecast),
         budget=budget,
         savings=tuple(savings),
         hints=tuple(hints),
