@@ -77,8 +77,9 @@ bytecode:
 	@test -n "$(DIRS)" || { echo "usage: make bytecode DIRS='dir ...'" >&2; exit 2; }
 	$(PYTHON313) -m compileall -q -j 0 --invalidation-mode checked-hash $(DIRS) > /dev/null
 
+# One worker per core; a test file stays whole on one worker (loadfile), so module fixtures and figures work as serially.
 test: venv tools scanners lint
-	$(LOCAL_ENV) $(PY) -m pytest
+	$(LOCAL_ENV) $(PY) -m pytest -n auto --dist loadfile
 	$(MAKE) --no-print-directory validate audit build
 
 demo: venv
