@@ -77,9 +77,9 @@ bytecode:
 	@test -n "$(DIRS)" || { echo "usage: make bytecode DIRS='dir ...'" >&2; exit 2; }
 	$(PYTHON313) -m compileall -q -j 0 --invalidation-mode checked-hash $(DIRS) > /dev/null
 
-# One worker per core; a test file stays whole on one worker (loadfile), so module fixtures and figures work as serially.
+# One pytest worker per core (a test file stays whole on one worker: --dist loadfile in pyproject.toml).
 test: venv tools scanners lint
-	$(LOCAL_ENV) $(PY) -m pytest -n auto --dist loadfile
+	$(LOCAL_ENV) $(PY) -m pytest -n auto
 	$(MAKE) --no-print-directory validate audit build
 
 demo: venv
