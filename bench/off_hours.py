@@ -1,5 +1,6 @@
 """Off-hours at scale: AWS requests per tick for 10 / 100 / 1,000 services (no transition, full transition),
-against the naive per-service approach, and the wall time of a 1,000-service transition under 50 ms latency."""
+against the naive per-service approach, and the wall time of a 1,000-service transition under 50 ms latency.
+Every request meets the AWS rules moto does not check (devtools.strict)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import boto3
 from devtools.lambda_context import LambdaContext
 from devtools.platform import ServiceSpec, create_service
+from devtools.strict import installed
 from devtools.template import create_state_table
 from moto import mock_aws
 
@@ -61,7 +63,7 @@ def platform(services: int) -> Iterator[None]:
     """`services` tagged services, up to 100 a cluster (1,000 → 10 clusters); every fifth has a scalable target."""
     clusters = max(1, services // 100)
     os.environ.update(environment())
-    with mock_aws():
+    with mock_aws(), installed():
         session = boto3.session.Session()
         ecs, autoscaling = session.client("ecs"), session.client("application-autoscaling")
         create_state_table(session.client("dynamodb"), STATE_TABLE)
