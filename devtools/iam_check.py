@@ -9,7 +9,10 @@ not count as a grant, so nothing passes by accident.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -356,3 +359,263 @@ def denial(
             return None
         reasons.append(f"{statement.sid}: {'; '.join(failed)}")
     return "; ".join(reasons) or "no statement grants the action"
+
+
+# ------------------------------------------------------------------------------------------ the calls Steward makes
+
+# API operations whose IAM action is not named after them (SAR, "API operations defined by AWS Budget Service").
+ACTION_OF = {("budgets", "DescribeBudgets"): "budgets:ViewBudget", ("budgets", "DescribeBudget"): "budgets:ViewBudget"}
+# Operations no IAM permission governs (STS API reference, GetCallerIdentity: "No permissions are required").
+UNGOVERNED = {("sts", "GetCallerIdentity")}
+# DynamoDB transaction parts and the action each needs.
+TRANSACTION_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
+}
+
+
+def requested(service: str, operation: str, params: Mapping[str, Any], world: World) -> list[tuple[str, str | None]]:
+    """The (IAM action, resource ARN) pairs a request needs: "*" where the action takes no resource or the ARN is
+    not known ahead, None where this module does not model the operation's resource."""
+    if (service, operation) in UNGOVERNED:
+        return []
+    action = ACTION_OF.get((service, operation), f"{service}:{operation}")
+    arns = _resource_arns(service, operation, params, world)
+    if isinstance(arns, dict):
+        return list(arns.items())
+    return [(action, arn) for arn in arns] if arns is not None else [(action, None)]
+
+
+def _resource_arns(
+    service: str, operation: str, params: Mapping[str, Any], world: World
+) -> list[str] | dict[str, str] | None:
+    base = f"arn:{world.partition}:{service}:{world.region}:{world.account}"
+    if service == "ecs":
+        return _ecs_arns(operation, params, base)
+    if service == "dynamodb":
+        table = f"{base}:table/{{}}"
+        if operation in ("TransactWriteItems", "TransactGetItems"):
+            return {
+                TRANSACTION_ACTIONS[kind]: table.format(part["TableName"])
+                for item in params["TransactItems"]
+                for kind, part in item.items()
+            }
+        if operation in ("BatchGetItem", "BatchWriteItem"):
+            return [table.format(name) for name in params["RequestItems"]]
+        arn = table.format(params["TableName"])
+        return [f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn]
+    if service == "ssm" and operation in ("GetParameter", "GetParameters"):
+        names = [params["Name"]] if operation == "GetParameter" else list(params["Names"])
+        return [n if n.startswith("arn:") else f"{base}:parameter/{n.lstrip('/')}" for n in names]
+    if service == "secretsmanager" and operation == "GetSecretValue":
+        secret = str(params["SecretId"])
+        return [secret if secret.startswith("arn:") else _secret_arn(secret, world)]
+    if service == "cloudwatch" and operation == "ListTagsForResource":
+        return [str(params["ResourceARN"])]
+    if service == "application-autoscaling" and operation == "RegisterScalableTarget":
+        # A target's ARN ends in an id AWS assigns; an unregistered target has none yet.
+        return [_scalable_target_arn(params, world) or f"{base}:scalable-target/unregistered"]
+    if service == "budgets" and operation == "DescribeBudget":
+        return [f"arn:{world.partition}:budgets::{params['AccountId']}:budget/{params['BudgetName']}"]
+    if (service, operation) in {
+        ("ce", "GetCostAndUsage"),
+        ("ce", "GetCostForecast"),
+        ("budgets", "DescribeBudgets"),
+        ("cloudwatch", "GetMetricData"),
+        ("cloudwatch", "PutMetricData"),
+        ("application-autoscaling", "DescribeScalableTargets"),
+    }:
+        return ["*"]
+    return None
+
+
+def _ecs_arns(operation: str, params: Mapping[str, Any], base: str) -> list[str] | None:
+    cluster = str(params.get("cluster") or "default")
+    name = cluster.rsplit("/", 1)[-1] if cluster.startswith("arn:") else cluster
+
+    def arn(kind: str, item: str) -> str:
+        return item if item.startswith("arn:") else f"{base}:{kind}/{name}/{item}"
+
+    if operation in ("ListClusters", "ListServices", "DescribeTaskDefinition"):
+        return ["*"]
+    if operation in ("DescribeClusters",):
+        return [c if c.startswith("arn:") else f"{base}:cluster/{c}" for c in params.get("clusters") or ["default"]]
+    if operation == "ListContainerInstances":
+        return [cluster if cluster.startswith("arn:") else f"{base}:cluster/{cluster}"]
+    if operation == "DescribeServices":
+        return [arn("service", s) for s in params["services"]]
+    if operation in ("UpdateService", "ListServiceDeployments"):
+        return [arn("service", params["service"])]
+    if operation == "StopServiceDeployment":
+        return [str(params["serviceDeploymentArn"])]
+    if operation in ("DescribeContainerInstances", "UpdateContainerInstancesState"):
+        return [arn("container-instance", c) for c in params["containerInstances"]]
+    if operation == "ListTasks":
+        instance = params.get("containerInstance")
+        return [arn("container-instance", instance)] if instance else ["*"]
+    if operation == "DescribeTasks":
+        return [arn("task", t) for t in params["tasks"]]
+    return None
+
+
+def _secret_arn(name: str, world: World) -> str:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    secret = secretsmanager_backends[world.account][world.region].secrets.get(name)
+    return str(secret.arn) if secret is not None else f"arn:{world.partition}:secretsmanager:{world.region}:{name}"
+
+
+def _scalable_target_arn(params: Mapping[str, Any], world: World) -> str | None:
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    backend = applicationautoscaling_backends[world.account][world.region]
+    targets = backend.targets.get(params.get("ScalableDimension", ""), {})
+    target = targets.get(params.get("ResourceId", ""))
+    return str(target.arn) if target is not None else None
+
+
+def resource_tags(arn: str, world: World) -> dict[str, str] | None:
+    """The resource's tags as moto holds them (read from its backend, so no API call is counted); None: unknown."""
+    if f":ecs:{world.region}:{world.account}:service/" in arn:
+        from moto.ecs.models import ecs_backends
+
+        cluster, _, name = arn.split(":service/", 1)[1].partition("/")
+        service = ecs_backends[world.account][world.region].services.get(f"{cluster}:{name}")
+        return {tag["key"]: tag.get("value", "") for tag in service.tags or []} if service is not None else {}
+    return None
+
+
+def calling_function(frame: Any) -> str | None:
+    """The function whose code is on the stack: steward.workflows.<name> or steward.handlers.<name>."""
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith(("steward.workflows.", "steward.handlers.")):
+            function = FUNCTION_MODULES.get(module.rsplit(".", 1)[1])
+            if function:
+                return function
+        frame = frame.f_back
+    return None
+
+
+def deployed_world(environment: Mapping[str, str]) -> World:
+    """The test world, with each name the template hands a function through an environment variable (`!Ref X`)
+    taken from that variable: what the function is told is what the stack created and granted."""
+    default = moto_world()
+    parameters, resource_names = dict(default.parameters), dict(default.resource_names)
+    declared = template().get("Parameters", {})
+    for variable, value in _referenced_variables().items():
+        if variable in environment:
+            (parameters if value in declared else resource_names)[value] = environment[variable]
+    return World(parameters=parameters, resource_names=resource_names)
+
+
+@cache
+def _referenced_variables() -> dict[str, str]:
+    """Environment variable -> the logical id or parameter whose !Ref sets it, on any function."""
+    found = {}
+    sources = [template()["Globals"]["Function"], *(body["Properties"] for body in functions().values())]
+    for source in sources:
+        for variable, value in source.get("Environment", {}).get("Variables", {}).items():
+            if isinstance(value, dict) and list(value) == ["Ref"]:
+                found[variable] = value["Ref"]
+    return found
+
+
+_roles: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]], list[Statement]] = {}
+
+
+def role_in(function: str, world: World) -> list[Statement]:
+    """statements(), remembered per world: a call is checked in microseconds."""
+    key = (function, tuple(sorted(world.parameters.items())), tuple(sorted(world.resource_names.items())))
+    if key not in _roles:
+        _roles[key] = statements(function, world)
+    return _roles[key]
+
+
+class NotGranted(AssertionError):
+    """Steward made a call its function's role in template.yaml would not allow."""
+
+
+@dataclass
+class CallChecker:
+    """Checks each AWS call Steward's code makes against the role of the function it runs in."""
+
+    environment: Mapping[str, str]
+    violations: list[str] = field(default_factory=list)
+    checked: int = 0
+
+    def check(self, service: str, operation: str, params: Mapping[str, Any], frame: Any) -> None:
+        function = calling_function(frame)
+        if function is None:
+            return
+        world = deployed_world(self.environment)
+        role = role_in(function, world)
+        self.checked += 1
+        for action, arn in requested(service, operation, params, world):
+            tags = resource_tags(arn, world) if arn not in (None, "*") else None
+            why = denial(role, action, arn, tags)
+            if why:
+                message = (
+                    f"{function} calls {action} on {arn or 'its resource'}, which its role in template.yaml does "
+                    f"not allow: {why}"
+                )
+                self.violations.append(message)
+                raise NotGranted(message)
+
+
+@contextmanager
+def checking_calls(checker: CallChecker) -> Iterator[CallChecker]:
+    """Every AWS call made while active is checked: boto3 clients at botocore's _make_api_call, and stand-ins
+    (AwsClients.use) at their methods, since some answer without reaching botocore."""
+    from botocore.client import BaseClient
+
+    from steward.adapters.aws import AwsClients
+
+    original_call, original_client = vars(BaseClient)["_make_api_call"], vars(AwsClients)["client"]
+    inside_stand_in = threading.local()
+
+    def checked_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if not getattr(inside_stand_in, "active", False):
+            checker.check(client.meta.service_model.service_name, operation, params, sys._getframe(1))
+        return original_call(client, operation, params)
+
+    class CheckedStandIn:
+        def __init__(self, stand_in: Any) -> None:
+            self._stand_in = stand_in
+
+        def __getattr__(self, name: str) -> Any:
+            attribute = getattr(self._stand_in, name)
+            meta = getattr(self._stand_in, "meta", None)
+            operation = getattr(meta, "method_to_api_mapping", {}).get(name)
+            if not callable(attribute) or meta is None or operation is None:
+                return attribute
+
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                checker.check(meta.service_model.service_name, operation, kwargs, sys._getframe(1))
+                # The stand-in's own calls to moto serve this one; they are not Steward's.
+                inside_stand_in.active = True
+                try:
+                    return attribute(*args, **kwargs)
+                finally:
+                    inside_stand_in.active = False
+
+            return checked
+
+    def checked_client(aws: AwsClients, service: str) -> Any:
+        client = original_client(aws, service)
+        return client if isinstance(client, BaseClient) else CheckedStandIn(client)
+
+    patches: list[tuple[type, str, Any, Any]] = [
+        (BaseClient, "_make_api_call", checked_call, original_call),
+        (AwsClients, "client", checked_client, original_client),
+    ]
+    for owner, name, replacement, _ in patches:
+        setattr(owner, name, replacement)
+    try:
+        yield checker
+    finally:
+        for owner, name, _, original in patches:
+            setattr(owner, name, original)

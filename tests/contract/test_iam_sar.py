@@ -5,7 +5,16 @@ condition keys apply to it."""
 from __future__ import annotations
 
 import pytest
-from devtools.iam_check import FUNCTION_MODULES, STAR_BY_CHOICE, Statement, moto_world, sar_problems, statements
+from devtools.iam_check import (
+    FUNCTION_MODULES,
+    STAR_BY_CHOICE,
+    Statement,
+    denial,
+    moto_world,
+    requested,
+    sar_problems,
+    statements,
+)
 from devtools.template import functions
 
 # A customer-managed key on the Slack secret turns on the template's conditional kms:Decrypt grant.
@@ -81,3 +90,33 @@ def test_the_checker_names_each_kind_of_grant_aws_would_not_honour(statement: St
         assert len(problems) == 1 and complaint in problems[0], problems
     else:
         assert problems == []
+
+
+# The call checker the integration tests run (tests/integration/conftest.py).
+def test_a_call_is_checked_against_the_resource_arn_built_from_its_request() -> None:
+    world = moto_world()
+    role = statements("OffHoursFunction", world)
+
+    [(action, arn)] = requested("ecs", "UpdateService", {"cluster": "dev", "service": "api", "desiredCount": 0}, world)
+    assert (action, arn) == ("ecs:UpdateService", "arn:aws:ecs:eu-central-1:123456789012:service/dev/api")
+    assert denial(role, action, arn, tags={}) is None
+    [(action, arn)] = requested("ssm", "GetParameter", {"Name": "/other-stack/schedules"}, world)
+    assert "does not match" in (denial(role, action, arn, tags=None) or "")
+
+
+def test_spot_fallback_may_change_a_service_only_while_its_tag_opts_it_in() -> None:
+    role = statements("SpotFallbackFunction", moto_world())
+    service = "arn:aws:ecs:eu-central-1:123456789012:service/dev/api"
+
+    assert denial(role, "ecs:UpdateService", service, tags={"steward:spot-fallback": "on"}) is None
+    assert "wants ['on']" in (denial(role, "ecs:UpdateService", service, tags={"steward:spot-fallback": "off"}) or "")
+    assert "wants ['on']" in (denial(role, "ecs:UpdateService", service, tags={}) or "")
+
+
+def test_a_grant_aws_would_not_honour_fails_the_call_that_needs_it() -> None:
+    """The off-hours role as it was: ecs:ListServices granted on cluster and service ARNs."""
+    role = [grant(("ecs:ListServices", "ecs:DescribeServices"), (CLUSTER, SERVICE))]
+    [(action, arn)] = requested("ecs", "ListServices", {"cluster": "dev"}, moto_world())
+
+    assert arn == "*"
+    assert "does not match" in (denial(role, action, arn, tags=None) or "")
