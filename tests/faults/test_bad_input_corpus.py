@@ -140,7 +140,7 @@ NOT_AN_INSTANT = st.one_of(
     st.times(timezones=st.just(UTC)).map(time.isoformat),  # a time of day on no date
     impossible_iso_instants(),
     WORDS,
-    st.sampled_from(["", "<aws.scheduler.scheduled-time>", "now", "today"]),  # a placeholder left unsubstituted
+    st.sampled_from(["", "<aws.scheduler.scheduled-time>", "now", "today"]),  # empty, or the placeholder unsubstituted
 )
 corpus_sizes: Counter[str] = Counter()
 
