@@ -56,6 +56,7 @@ OFFICE_HOURS = {
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "raw_moto: the test needs moto's own behaviour, without the strict layer")
+    config.addinivalue_line("markers", "strict_refusals: the test provokes requests the strict layer refuses")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -102,12 +103,18 @@ def fresh_runtime() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def strict_aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> StrictAws | None:
+def strict_aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictAws | None]:
     """Every AWS request in every test meets AWS's rules (devtools/strict.py); "today" follows the handled event's
     day unless a test pins it (`strict_aws.today = date(...)`). A test marked raw_moto opts out."""
     if request.node.get_closest_marker("raw_moto"):
-        return None
-    return install(StrictAws(), monkeypatch.setattr)
+        yield None
+        return
+    layer = install(StrictAws(), monkeypatch.setattr)
+    yield layer
+    # Steward turns some refusals into a normal answer (e.g. "forecast unavailable"): a refusal nobody asked for
+    # still fails the test, so no request AWS would reject can hide behind a graceful message.
+    if layer.refusals and not request.node.get_closest_marker("strict_refusals"):
+        pytest.fail("requests real AWS would refuse:\n" + "\n".join(layer.refusals), pytrace=False)
 
 
 @pytest.fixture

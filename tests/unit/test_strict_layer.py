@@ -20,6 +20,9 @@ from moto import mock_aws
 
 from steward.adapters.aws import AwsClients
 
+# These tests provoke refusals on purpose.
+pytestmark = pytest.mark.strict_refusals
+
 SPOT = [{"capacityProvider": "FARGATE_SPOT", "base": 1, "weight": 3}, {"capacityProvider": "FARGATE", "weight": 1}]
 
 
