@@ -503,12 +503,18 @@ def calling_function(frame: Any) -> str | None:
 def deployed_world(environment: Mapping[str, str]) -> World:
     """The test world, with each name the template hands a function through an environment variable (`!Ref X`)
     taken from that variable: what the function is told is what the stack created and granted."""
+    referenced = _referenced_variables()
+    return _world(tuple((value, environment.get(variable)) for variable, value in referenced.items()))
+
+
+@cache
+def _world(told: tuple[tuple[str, str | None], ...]) -> World:
     default = moto_world()
     parameters, resource_names = dict(default.parameters), dict(default.resource_names)
     declared = template().get("Parameters", {})
-    for variable, value in _referenced_variables().items():
-        if variable in environment:
-            (parameters if value in declared else resource_names)[value] = environment[variable]
+    for name, value in told:
+        if value is not None:
+            (parameters if name in declared else resource_names)[name] = value
     return World(parameters=parameters, resource_names=resource_names)
 
 
@@ -524,12 +530,12 @@ def _referenced_variables() -> dict[str, str]:
     return found
 
 
-_roles: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]], list[Statement]] = {}
+_roles: dict[tuple[str, int], list[Statement]] = {}
 
 
 def role_in(function: str, world: World) -> list[Statement]:
-    """statements(), remembered per world: a call is checked in microseconds."""
-    key = (function, tuple(sorted(world.parameters.items())), tuple(sorted(world.resource_names.items())))
+    """statements(), remembered per world (worlds come from a cache, so identity names one)."""
+    key = (function, id(world))
     if key not in _roles:
         _roles[key] = statements(function, world)
     return _roles[key]
