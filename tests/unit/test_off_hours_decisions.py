@@ -6,14 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from steward.domain.off_hours import (
-    Action,
-    OffHoursRecord,
-    RestoreRecord,
-    ScalableTarget,
-    ServiceView,
-    decide,
-)
+from steward.domain.off_hours import Action, OffHoursRecord, decide
+from steward.domain.services import RestoreRecord, ScalableTarget, ServiceView
 from steward.domain.schedules import Desired
 
 NOW = datetime(2026, 11, 27, 19, 10, tzinfo=UTC)

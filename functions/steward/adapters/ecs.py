@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from steward.adapters.aws import AwsClients
-from steward.domain.off_hours import ScalableTarget, ServiceView
+from steward.domain.services import ScalableTarget, ServiceView
 from steward.domain.spot import FARGATE_SPOT, SpotService, Strategy, StrategyItem, spot_tasks
 
 # The IAM actions each class calls; the functions' roles in template.yaml must grant exactly their union.

@@ -5,17 +5,12 @@ to an action with a reason. Every skip and every action says why, in words the S
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from steward.domain.schedules import Desired
-
-SCHEDULE_TAG = "steward:schedule"
-KEEP_AWAKE_TAG = "steward:keep-awake-until"
-PROTECTED_TAG = "steward:protected"
-CHANNEL_TAG = "steward:channel"
+from steward.domain.services import OffHoursRecord, RestoreRecord, ServiceView, keep_awake_until
 
 
 class Action(StrEnum):
@@ -27,90 +22,11 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
-class ScalableTarget:
-    min_capacity: int
-    max_capacity: int
-    suspended: dict[str, bool] = field(default_factory=dict)
-
-    def as_record(self) -> dict[str, Any]:
-        return {"min": self.min_capacity, "max": self.max_capacity, "suspended": dict(self.suspended)}
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> ScalableTarget:
-        return cls(
-            min_capacity=int(record["min"]),
-            max_capacity=int(record["max"]),
-            suspended={key: bool(value) for key, value in dict(record.get("suspended") or {}).items()},
-        )
-
-
-@dataclass(frozen=True)
-class ServiceView:
-    """What ECS says about a service right now."""
-
-    cluster: str
-    name: str
-    arn: str
-    desired_count: int
-    tags: dict[str, str]
-    scheduling_strategy: str = "REPLICA"
-    deployment_in_progress: bool = False
-    exists: bool = True
-    task_definition: str = ""
-    fargate_spot_tasks: int = 0  # of its desired count, how many its capacity provider strategy puts on Fargate Spot
-
-    @property
-    def key(self) -> str:
-        return f"{self.cluster}/{self.name}"
-
-    @property
-    def schedule_name(self) -> str | None:
-        return self.tags.get(SCHEDULE_TAG) or None
-
-    @property
-    def protected(self) -> bool:
-        return self.tags.get(PROTECTED_TAG, "").strip().lower() == "true"
-
-
-@dataclass(frozen=True)
-class RestoreRecord:
-    """What Steward needs to bring a service back exactly as it was. `desired_count` is never 0."""
-
-    desired_count: int
-    target: ScalableTarget | None
-    stopped_at: datetime
-    stopped_by: str  # "schedule" or "budget:<name>"
-    edge_id: str
-    status: str = "stopping"  # "stopping" until the service is at 0, then "stopped"
-    hold_until: datetime | None = None  # a budget stop: the instant its budget period resets
-
-    def __post_init__(self) -> None:
-        if self.desired_count <= 0:
-            raise ValueError("a restore record never holds a desired count of 0")
-
-
-@dataclass(frozen=True)
-class OffHoursRecord:
-    """The per-service memory: which off edge was handled, and the restore record if Steward holds it off."""
-
-    edge_id: str
-    restore: RestoreRecord | None = None
-
-
-@dataclass(frozen=True)
 class Decision:
     action: Action
     reason: str
     restore: RestoreRecord | None = None  # for START: what to restore
     keep_count: bool = False  # for START: someone scaled it up by hand; restore the target only
-
-
-def parse_instant(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo is not None else None
 
 
 def decide(
@@ -132,7 +48,7 @@ def decide(
     if service.deployment_in_progress:
         return Decision(Action.SKIP, "deployment in progress; will retry next tick")
 
-    keep_awake = _keep_awake_until(service)
+    keep_awake = keep_awake_until(service)
     if keep_awake is not None and keep_awake > now:
         until = f"kept awake until {keep_awake.isoformat()}"
         return _start(service, held)(until) if held else Decision(Action.NONE, until)
@@ -194,8 +110,3 @@ def _start(service: ServiceView, held: RestoreRecord) -> Callable[[str], Decisio
         return Decision(Action.START, reason, restore=held)
 
     return decision
-
-
-def _keep_awake_until(service: ServiceView) -> datetime | None:
-    value = service.tags.get(KEEP_AWAKE_TAG)
-    return parse_instant(value) if value else None

@@ -14,10 +14,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from steward.adapters import costs as cost_actions
 from steward.adapters import ecs as ecs_actions
+from steward.adapters import holding
 from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
 from steward.adapters.costs import CostExplorer, CostsUnavailable
 from steward.adapters.ecs import Ecs
+from steward.adapters.holding import Holds, WriteLimits
 from steward.adapters.state import Key, StateUnavailable
 from steward.domain import slack as blocks
 from steward.domain.budgets import (
@@ -30,12 +32,11 @@ from steward.domain.budgets import (
     money,
     selected,
 )
-from steward.domain.off_hours import KEEP_AWAKE_TAG, RestoreRecord, ServiceView, parse_instant
+from steward.domain.services import RestoreRecord, ServiceView, kept_awake
 from steward.models.budgets import BudgetNotification, SnsEvent, SnsMessage, SnsRecord, is_budget_auto_adjustment
 from steward.observability import logger, metrics
 from steward.runtime import Runtime, reject
 from steward.settings import BudgetAlertSettings
-from steward.workflows.off_hours import WriteLimits, hold_off, load_records, stop_service
 
 MESSAGE_LIFETIME = timedelta(days=14)
 TOP_DRIVERS = 5
@@ -44,7 +45,7 @@ RELEASED = "released"
 
 IAM_ACTIONS = (
     ecs_actions.INVENTORY_ACTIONS
-    | ecs_actions.SCALING_ACTIONS
+    | holding.HOLD_ACTIONS
     | cost_actions.COST_DRIVER_ACTIONS
     | slack_actions.IAM_ACTIONS
     | {state_actions.WRITE, state_actions.UPDATE, state_actions.QUERY}
@@ -249,7 +250,8 @@ def stop_selected(
 ) -> list[str]:
     """Stop every selected, unprotected, running service with a restore record, exactly as off-hours would."""
     ecs = Ecs(rt.aws)
-    records = load_records(rt.state)
+    holds = Holds(ecs, rt.state, WriteLimits.per_second(10))
+    records = holds.records()
     candidates = [
         view
         for view in ecs.all_services()
@@ -264,7 +266,6 @@ def stop_selected(
     if rt.settings.dry_run:
         return [f"{view.key} (dry run)" for view in candidates]
     targets = ecs.scalable_targets((view.cluster, view.name) for view in candidates) if candidates else {}
-    limits = WriteLimits.per_second(10)
     by = f"budget:{notification.budget_name}"
 
     def stop(view: ServiceView) -> str | None:
@@ -277,9 +278,9 @@ def stop_selected(
             hold_until=period.resets_at,
         )
         try:
-            if not hold_off(rt.state, view, restore):
+            if not holds.claim(view, restore):
                 return None
-            stop_service(ecs, rt.state, limits, view, restore)
+            holds.stop(view, restore)
         except (ClientError, BotoCoreError, StateUnavailable) as error:
             # The service keeps running; the alert says so. Its restore record (if written) lets off-hours finish.
             logger.warning("budget stop failed", extra={"service": view.key, "error": str(error)})
@@ -289,11 +290,6 @@ def stop_selected(
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return [key for key in pool.map(stop, candidates) if key]
-
-
-def kept_awake(view: ServiceView, now: datetime) -> bool:
-    until = parse_instant(view.tags.get(KEEP_AWAKE_TAG, ""))
-    return until is not None and until > now
 
 
 def alert_message(

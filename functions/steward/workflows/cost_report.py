@@ -30,7 +30,7 @@ from steward.domain.costs import (
     service_line,
     task_hours_within,
 )
-from steward.domain.off_hours import CHANNEL_TAG, ServiceView
+from steward.domain.services import CHANNEL_TAG, ServiceView
 from steward.observability import logger, metrics
 from steward.runtime import Runtime
 from steward.settings import CostReportSettings

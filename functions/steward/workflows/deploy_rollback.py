@@ -17,7 +17,6 @@ from steward.adapters.aws import is_transient
 from steward.adapters.ecs import RollbackEcs, cluster_name
 from steward.adapters.state import Key, StateUnavailable, service_key
 from steward.domain import slack as blocks
-from steward.domain.off_hours import CHANNEL_TAG
 from steward.domain.rollback import (
     ALARM_SERVICE_TAG,
     ROLLBACK_TAG,
@@ -31,6 +30,7 @@ from steward.domain.rollback import (
     newer,
     revision,
 )
+from steward.domain.services import CHANNEL_TAG
 from steward.models.cloudwatch import AlarmStateChange
 from steward.models.ecs import DeploymentStateChange
 from steward.observability import logger, metrics

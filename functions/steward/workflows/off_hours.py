@@ -18,36 +18,20 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from steward.adapters import ecs as ecs_actions
+from steward.adapters import holding
 from steward.adapters import slack as slack_actions
-from steward.adapters import state as state_actions
-from steward.adapters.aws import RateLimiter
 from steward.adapters.ecs import Ecs
-from steward.adapters.state import Key, StateStore, StateUnavailable, service_key
+from steward.adapters.holding import Holds, WriteLimits
+from steward.adapters.state import Key, StateUnavailable
 from steward.domain import slack as blocks
-from steward.domain.off_hours import (
-    CHANNEL_TAG,
-    Action,
-    Decision,
-    OffHoursRecord,
-    RestoreRecord,
-    ScalableTarget,
-    ServiceView,
-    decide,
-)
+from steward.domain.off_hours import Action, Decision, decide
 from steward.domain.schedules import Desired, Schedule, ScheduleError, parse_schedules
+from steward.domain.services import CHANNEL_TAG, OffHoursRecord, RestoreRecord, ServiceView
 from steward.observability import logger, metrics
 from steward.runtime import Runtime
 from steward.settings import OffHoursSettings
 
-RECORD = "off-hours"
-MARKER_LIFETIME = timedelta(days=8)
-
-IAM_ACTIONS = (
-    ecs_actions.INVENTORY_ACTIONS
-    | ecs_actions.SCALING_ACTIONS
-    | slack_actions.IAM_ACTIONS
-    | {"ssm:GetParameter", state_actions.WRITE, state_actions.DELETE, state_actions.QUERY}
-)
+IAM_ACTIONS = ecs_actions.INVENTORY_ACTIONS | holding.RESTORE_ACTIONS | slack_actions.IAM_ACTIONS | {"ssm:GetParameter"}
 
 
 @dataclass(frozen=True)
@@ -60,110 +44,6 @@ class Outcome:
     def line(self) -> str:
         status = f"failed: {self.error}" if self.error else self.decision.reason
         return f"`{blocks.escape(self.service.key)}` — {blocks.escape(status)}"
-
-
-# ------------------------------------------------------------------------------------------ records
-
-
-def record_item(record: OffHoursRecord) -> dict[str, Any]:
-    item: dict[str, Any] = {"edge_id": record.edge_id}
-    restore = record.restore
-    if restore is not None:
-        item.update(
-            desired_count=restore.desired_count,
-            target=restore.target.as_record() if restore.target else None,
-            stopped_at=restore.stopped_at.isoformat(),
-            stopped_by=restore.stopped_by,
-            status=restore.status,
-            hold_until=restore.hold_until.isoformat() if restore.hold_until else None,
-        )
-    return item
-
-
-def record_from_item(item: dict[str, Any]) -> OffHoursRecord:
-    restore = None
-    if item.get("desired_count"):
-        restore = RestoreRecord(
-            desired_count=int(item["desired_count"]),
-            target=ScalableTarget.from_record(item["target"]) if item.get("target") else None,
-            stopped_at=datetime.fromisoformat(item["stopped_at"]),
-            stopped_by=str(item.get("stopped_by", "schedule")),
-            edge_id=str(item.get("edge_id", "")),
-            status=str(item.get("status", "stopped")),
-            hold_until=datetime.fromisoformat(item["hold_until"]) if item.get("hold_until") else None,
-        )
-    return OffHoursRecord(edge_id=str(item.get("edge_id", "")), restore=restore)
-
-
-def load_records(state: StateStore) -> dict[str, OffHoursRecord]:
-    return {item["pk"].removeprefix("service#"): record_from_item(item) for item in state.records(RECORD)}
-
-
-def hold_off(state: StateStore, service: ServiceView, restore: RestoreRecord) -> bool:
-    """Write the restore record before touching the service. False: another run already holds it."""
-    record = OffHoursRecord(edge_id=restore.edge_id, restore=restore)
-    return state.put_new(
-        service_key(service.cluster, service.name, RECORD), record_item(record), unless="desired_count"
-    )
-
-
-@dataclass(frozen=True)
-class WriteLimits:
-    """Client-side rate limits on the scarce write quotas: ECS UpdateService and Auto Scaling registrations."""
-
-    ecs: RateLimiter
-    autoscaling: RateLimiter
-
-    @classmethod
-    def per_second(cls, rate: float) -> WriteLimits:
-        return cls(ecs=RateLimiter(rate), autoscaling=RateLimiter(rate))
-
-
-def stop_service(
-    ecs: Ecs, state: StateStore, limits: WriteLimits, service: ServiceView, restore: RestoreRecord
-) -> None:
-    """Target min 0 and scaling suspended, then desired count 0, then mark the record stopped."""
-    if restore.target is not None:
-        limits.autoscaling.acquire()
-        ecs.hold_scalable_target_at_zero(service.cluster, service.name, restore.target)
-    limits.ecs.acquire()
-    ecs.set_desired_count(service.cluster, service.name, 0)
-    stopped = RestoreRecord(**{**restore.__dict__, "status": "stopped"})
-    state.put(service_key(service.cluster, service.name, RECORD), record_item(OffHoursRecord(restore.edge_id, stopped)))
-
-
-SAVINGS_LIFETIME = timedelta(days=40)
-
-
-def log_saving(state: StateStore, service: ServiceView, restore: RestoreRecord, until: datetime) -> None:
-    """What the cost digest prices as savings: how many tasks were kept off, from when until when."""
-    state.put(
-        Key(pk="savings", sk=f"{until.isoformat()}#{service.key}"),
-        {
-            "service": service.key,
-            "tasks": restore.desired_count,
-            "from": restore.stopped_at.isoformat(),
-            "to": until.isoformat(),
-            "by": restore.stopped_by,
-        },
-        expires=until + SAVINGS_LIFETIME,
-    )
-
-
-def start_service(
-    ecs: Ecs, state: StateStore, limits: WriteLimits, service: ServiceView, decision: Decision, *, now: datetime
-) -> None:
-    """The target exactly as recorded, then the desired count (unless someone scaled it by hand), then forget."""
-    restore = decision.restore
-    assert restore is not None
-    if restore.target is not None:
-        limits.autoscaling.acquire()
-        ecs.set_scalable_target(service.cluster, service.name, restore.target)
-    if not decision.keep_count:
-        limits.ecs.acquire()
-        ecs.set_desired_count(service.cluster, service.name, restore.desired_count)
-    state.delete(service_key(service.cluster, service.name, RECORD))
-    log_saving(state, service, restore, now)
 
 
 # ------------------------------------------------------------------------------------------ the tick
@@ -200,7 +80,7 @@ def plan_tick(rt: Runtime[OffHoursSettings], ecs: Ecs, now: datetime) -> Planned
     schedules, document_problem = load_schedules(rt)
     if document_problem is not None:
         return document_problem
-    records = load_records(rt.state)
+    records = Holds(ecs, rt.state, WriteLimits.per_second(1)).records()
     services = inventory(ecs, records)
     desired_by_schedule: dict[str, Desired | None] = {name: s.desired_at(now) for name, s in schedules.items()}
 
@@ -223,7 +103,7 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
     to_stop = [(s, d) for s, d, _ in decisions if d.action is Action.STOP and d.restore is None]
     targets = ecs.scalable_targets((s.cluster, s.name) for s, _ in to_stop) if to_stop else {}
 
-    limits = WriteLimits.per_second(rt.settings.writes_per_second)
+    holds = Holds(ecs, rt.state, WriteLimits.per_second(rt.settings.writes_per_second))
 
     def act(item: tuple[ServiceView, Decision, Desired | None]) -> Outcome:
         service, decision, desired = item
@@ -238,17 +118,13 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
                     stopped_by="schedule",
                     edge_id=desired.edge_id if desired else "",
                 )
-                if decision.restore is None and not hold_off(rt.state, service, restore):
+                if decision.restore is None and not holds.claim(service, restore):
                     return Outcome(service, Decision(Action.SKIP, "another run is already stopping it"))
-                stop_service(ecs, rt.state, limits, service, restore)
-            elif decision.action is Action.START:
-                start_service(ecs, rt.state, limits, service, decision, now=now)
+                holds.stop(service, restore)
+            elif decision.action is Action.START and decision.restore is not None:
+                holds.restore(service, decision.restore, keep_count=decision.keep_count, now=now)
             elif decision.action is Action.MARK and desired is not None:
-                rt.state.put(
-                    service_key(service.cluster, service.name, RECORD),
-                    {"edge_id": desired.edge_id},
-                    expires=now + MARKER_LIFETIME,
-                )
+                holds.mark(service, desired.edge_id, now)
         except (ClientError, BotoCoreError, StateUnavailable) as error:
             logger.warning(
                 "off-hours action failed",

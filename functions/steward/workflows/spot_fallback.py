@@ -24,7 +24,7 @@ from steward.adapters.aws import is_transient
 from steward.adapters.ecs import SpotEcs, cluster_name
 from steward.adapters.state import service_key
 from steward.domain import slack as blocks
-from steward.domain.off_hours import CHANNEL_TAG
+from steward.domain.services import CHANNEL_TAG
 from steward.domain.spot import (
     FARGATE_SPOT,
     Episode,

@@ -1,0 +1,91 @@
+"""The one seam where a workflow's decisions become changes: dry run decided once, the once-only claim taken once,
+the change made, what it needs remembered recorded once, and the claim released if the change did not happen.
+
+Every workflow builds `Change` values from its domain decisions (plan) and hands them to `apply`; the `Applied`
+results go to its pure message builders (report). A workflow never checks `dry_run` or writes a claim itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from steward.adapters.aws import is_transient
+from steward.adapters.state import StateUnavailable
+
+# Errors a change may end in that are reported, not raised: AWS refusing the call, or the state table failing.
+REPORTED = (ClientError, BotoCoreError, StateUnavailable)
+
+
+class Claim(Protocol):
+    """A conditional write that makes one invocation the only one to act on an incident."""
+
+    def take(self) -> bool:
+        """True when this invocation now owns the incident; False when another one already does."""
+        ...
+
+    def release(self) -> None:
+        """Undo `take`, so a retry of the same event may act."""
+        ...
+
+
+class Status(StrEnum):
+    DONE = "done"
+    DRY_RUN = "dry-run"  # would have changed, and did not
+    UNCHANGED = "unchanged"  # the decision needs no change
+    DUPLICATE = "duplicate"  # another invocation holds the claim
+    FAILED = "failed"  # AWS refused for good (not transient); nothing changed for this decision
+
+
+@dataclass(frozen=True)
+class Change[DecisionT]:
+    """What a decision asks for: the change itself, the claim that guards it, and what to record once it is made."""
+
+    decision: DecisionT
+    make: Callable[[], None] | None = None  # None: nothing to change
+    claim: Claim | None = None
+    record: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class Applied[DecisionT]:
+    decision: DecisionT
+    status: Status
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.status in (Status.DONE, Status.DRY_RUN)
+
+
+def apply[DecisionT](change: Change[DecisionT], *, dry_run: bool, raise_transient: bool = True) -> Applied[DecisionT]:
+    """Make the change once. A transient error is raised (Lambda retries the event) unless `raise_transient` is off
+    (off-hours: the next tick retries); a lasting one comes back as FAILED. Either way the claim is released."""
+    if change.make is None:
+        return Applied(change.decision, Status.UNCHANGED)
+    if dry_run:
+        return Applied(change.decision, Status.DRY_RUN)
+    if change.claim is not None and not change.claim.take():
+        return Applied(change.decision, Status.DUPLICATE)
+    try:
+        change.make()
+    except REPORTED as error:
+        _release(change.claim)
+        if raise_transient and is_transient(error):
+            raise
+        return Applied(change.decision, Status.FAILED, error=str(error))
+    except BaseException:
+        _release(change.claim)
+        raise
+    if change.record is not None:
+        change.record()
+    return Applied(change.decision, Status.DONE)
+
+
+def _release(claim: Claim | None) -> None:
+    if claim is not None:
+        claim.release()

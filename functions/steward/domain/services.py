@@ -1,0 +1,103 @@
+"""The words every capability shares about an ECS service: its steward:* tags, what ECS says about it now, and what
+Steward needs to bring it back after holding it at zero. Pure: no AWS, no clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+SCHEDULE_TAG = "steward:schedule"
+KEEP_AWAKE_TAG = "steward:keep-awake-until"
+PROTECTED_TAG = "steward:protected"
+CHANNEL_TAG = "steward:channel"
+
+
+@dataclass(frozen=True)
+class ScalableTarget:
+    min_capacity: int
+    max_capacity: int
+    suspended: dict[str, bool] = field(default_factory=dict)
+
+    def as_record(self) -> dict[str, Any]:
+        return {"min": self.min_capacity, "max": self.max_capacity, "suspended": dict(self.suspended)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ScalableTarget:
+        return cls(
+            min_capacity=int(record["min"]),
+            max_capacity=int(record["max"]),
+            suspended={key: bool(value) for key, value in dict(record.get("suspended") or {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """What ECS says about a service right now."""
+
+    cluster: str
+    name: str
+    arn: str
+    desired_count: int
+    tags: dict[str, str]
+    scheduling_strategy: str = "REPLICA"
+    deployment_in_progress: bool = False
+    exists: bool = True
+    task_definition: str = ""
+    fargate_spot_tasks: int = 0  # of its desired count, how many its capacity provider strategy puts on Fargate Spot
+
+    @property
+    def key(self) -> str:
+        return f"{self.cluster}/{self.name}"
+
+    @property
+    def schedule_name(self) -> str | None:
+        return self.tags.get(SCHEDULE_TAG) or None
+
+    @property
+    def protected(self) -> bool:
+        return self.tags.get(PROTECTED_TAG, "").strip().lower() == "true"
+
+
+@dataclass(frozen=True)
+class RestoreRecord:
+    """What Steward needs to bring a service back exactly as it was. `desired_count` is never 0."""
+
+    desired_count: int
+    target: ScalableTarget | None
+    stopped_at: datetime
+    stopped_by: str  # "schedule" or "budget:<name>"
+    edge_id: str
+    status: str = "stopping"  # "stopping" until the service is at 0, then "stopped"
+    hold_until: datetime | None = None  # a budget stop: the instant its budget period resets
+
+    def __post_init__(self) -> None:
+        if self.desired_count <= 0:
+            raise ValueError("a restore record never holds a desired count of 0")
+
+
+@dataclass(frozen=True)
+class OffHoursRecord:
+    """The per-service memory: which off edge was handled, and the restore record if Steward holds it off."""
+
+    edge_id: str
+    restore: RestoreRecord | None = None
+
+
+def parse_instant(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def keep_awake_until(service: ServiceView) -> datetime | None:
+    """The instant in the service's steward:keep-awake-until tag, or None when absent or unreadable."""
+    value = service.tags.get(KEEP_AWAKE_TAG)
+    return parse_instant(value) if value else None
+
+
+def kept_awake(service: ServiceView, now: datetime) -> bool:
+    until = keep_awake_until(service)
+    return until is not None and until > now
