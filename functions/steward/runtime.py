@@ -7,13 +7,12 @@ saying why, a `RejectedEvents` metric, a normal return, and no AWS call.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
+from functools import cache, cached_property
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 
 from steward.adapters.aws import AwsClients
 from steward.adapters.slack import SlackNotifier
@@ -76,16 +75,49 @@ def parse[ModelT: BaseModel](model: type[ModelT], event: Any) -> ModelT | Reject
         return reject(f"not a valid {model.__name__}: {error}", event)
 
 
-def parse_any(event: Any, models: Mapping[str, type[BaseModel]]) -> BaseModel | Rejected:
-    """Pick the model by the event's `detail-type` (EventBridge) or `source` (our schedules), then parse."""
-    if not isinstance(event, dict):
-        return reject(f"event is {type(event).__name__}, not a JSON object", event)
-    kind = event.get("detail-type") or event.get("source")
-    model = models.get(kind) if isinstance(kind, str) else None
-    if model is None:
-        expected = ", ".join(sorted(models))
-        return reject(f"unrecognised event {str(kind)[:100]!r}: this function handles {expected}", event)
-    return parse(model, event)
+class Accepts:
+    """The events a handler accepts: a union of models discriminated by the event's `detail-type` (EventBridge) or
+    `source` (Steward's schedules), each model naming its own in a Literal. Built on first use, so a cold start does
+    not pay for the validators."""
+
+    def __init__(self, *models: type[BaseModel]) -> None:
+        self.models = {_kind(model): model for model in models}
+
+    @cached_property
+    def adapter(self) -> TypeAdapter[Any]:
+        members = tuple(Annotated[model, Tag(kind)] for kind, model in self.models.items())
+        union: Any = Annotated[Union[members], Discriminator(event_kind)]  # noqa: UP007 (members known at run time)
+        return TypeAdapter(union)
+
+    def parse(self, event: Any) -> BaseModel | Rejected:
+        if not isinstance(event, dict):
+            return reject(f"event is {type(event).__name__}, not a JSON object", event)
+        kind = event_kind(event)
+        model = self.models.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            expected = ", ".join(sorted(self.models))
+            return reject(f"unrecognised event {str(kind)[:100]!r}: this function handles {expected}", event)
+        try:
+            parsed: BaseModel = self.adapter.validate_python(event)
+        except ValidationError as error:
+            return reject(f"not a valid {model.__name__}: {describe_validation_error(error)}", event)
+        except (ValueError, RecursionError) as error:
+            return reject(f"not a valid {model.__name__}: {error}", event)
+        return parsed
+
+
+def event_kind(event: Any) -> str | None:
+    kind = event.get("detail-type") or event.get("source") if isinstance(event, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _kind(model: type[BaseModel]) -> str:
+    """The `detail-type` (or, for schedules, `source`) Literal a model declares."""
+    for field in ("detail_type", "source"):
+        info = model.model_fields.get(field)
+        if info is not None and get_origin(info.annotation) is Literal:
+            return str(get_args(info.annotation)[0])
+    raise TypeError(f"{model.__name__} declares no detail-type or source Literal")
 
 
 def _excerpt(event: Any) -> str:

@@ -3,27 +3,23 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from steward.models.cloudwatch import AlarmStateChange
 from steward.models.ecs import DeploymentStateChange
 from steward.observability import logger, metrics, traced
-from steward.runtime import Rejected, parse_any, runtime
+from steward.runtime import Accepts, Rejected, runtime
 from steward.settings import DeployRollbackSettings
 from steward.workflows import deploy_rollback
 
 SETTINGS = DeployRollbackSettings
-EVENTS: dict[str, type[BaseModel]] = {
-    "CloudWatch Alarm State Change": AlarmStateChange,
-    "ECS Deployment State Change": DeploymentStateChange,
-}
+ACCEPTS = Accepts(AlarmStateChange, DeploymentStateChange)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    signal = parse_any(event, EVENTS)
+    signal = ACCEPTS.parse(event)
     if isinstance(signal, Rejected):
         return signal.result()
     return deploy_rollback.handle(runtime(SETTINGS), signal)

@@ -3,30 +3,24 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from steward.models.ec2 import SpotInterruptionWarning
 from steward.models.ecs import ServiceAction, TaskStateChange
 from steward.models.schedules import SpotShiftBackTick
 from steward.observability import logger, metrics, traced
-from steward.runtime import Rejected, parse_any, runtime
+from steward.runtime import Accepts, Rejected, runtime
 from steward.settings import SpotFallbackSettings
 from steward.workflows import spot_fallback
 
 SETTINGS = SpotFallbackSettings
-EVENTS: dict[str, type[BaseModel]] = {
-    "ECS Task State Change": TaskStateChange,
-    "ECS Service Action": ServiceAction,
-    "EC2 Spot Instance Interruption Warning": SpotInterruptionWarning,
-    "steward.scheduler": SpotShiftBackTick,
-}
+ACCEPTS = Accepts(TaskStateChange, ServiceAction, SpotInterruptionWarning, SpotShiftBackTick)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    signal = parse_any(event, EVENTS)
+    signal = ACCEPTS.parse(event)
     if isinstance(signal, Rejected):
         return signal.result()
     return spot_fallback.handle(runtime(SETTINGS), signal)
