@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from steward.domain.off_hours import Action, OffHoursRecord, decide
-from steward.domain.services import RestoreRecord, ScalableTarget, ServiceView
 from steward.domain.schedules import Desired
+from steward.domain.services import RestoreRecord, ScalableTarget, ServiceView
 
 NOW = datetime(2026, 11, 27, 19, 10, tzinfo=UTC)
 OFF_EDGE = datetime(2026, 11, 27, 19, 0, tzinfo=UTC)
