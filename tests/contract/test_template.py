@@ -199,3 +199,13 @@ def test_a_failed_off_hours_tick_is_not_retried_but_kept_in_its_dead_letter_queu
     assert invoke_config["MaximumRetryAttempts"] == 0
     assert own["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": {"Fn::GetAtt": ["OffHoursDeadLetterQueue", "Arn"]}}
     assert own["Events"]["Tick"]["Properties"]["RetryPolicy"] == {"MaximumRetryAttempts": 0}
+
+
+def test_the_slack_secret_parameter_takes_only_a_full_secret_arn() -> None:
+    # IAM grants GetSecretValue on exactly this ARN; a partial ARN (no "-" and six characters) matches no secret.
+    pattern = re.compile(template()["Parameters"]["SlackTokenSecretArn"]["AllowedPattern"])
+    full = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:steward/slack-AbC123"
+
+    assert pattern.fullmatch(full)
+    assert pattern.fullmatch("")
+    assert not pattern.fullmatch("arn:aws:secretsmanager:eu-central-1:123456789012:secret:steward/slack")
