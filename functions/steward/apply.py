@@ -8,7 +8,7 @@ results go to its pure message builders (report). A workflow never checks `dry_r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -56,6 +56,7 @@ class Applied[DecisionT]:
     decision: DecisionT
     status: Status
     error: str | None = None
+    cause: BaseException | None = field(default=None, compare=False, repr=False)  # the error behind FAILED
 
     @property
     def changed(self) -> bool:
@@ -64,20 +65,26 @@ class Applied[DecisionT]:
 
 def apply[DecisionT](change: Change[DecisionT], *, dry_run: bool, raise_transient: bool = True) -> Applied[DecisionT]:
     """Make the change once. A transient error is raised (Lambda retries the event) unless `raise_transient` is off
-    (off-hours: the next tick retries); a lasting one comes back as FAILED. Either way the claim is released."""
+    (off-hours: the next tick retries); a lasting one comes back as FAILED. Either way the claim is released.
+    Without `raise_transient`, an error taking the claim comes back as FAILED too."""
     if change.make is None:
         return Applied(change.decision, Status.UNCHANGED)
     if dry_run:
         return Applied(change.decision, Status.DRY_RUN)
-    if change.claim is not None and not change.claim.take():
-        return Applied(change.decision, Status.DUPLICATE)
+    try:
+        if change.claim is not None and not change.claim.take():
+            return Applied(change.decision, Status.DUPLICATE)
+    except REPORTED as error:
+        if raise_transient:  # nothing was claimed: the error is raised as it always was
+            raise
+        return Applied(change.decision, Status.FAILED, error=str(error), cause=error)
     try:
         change.make()
     except REPORTED as error:
         _release(change.claim)
         if raise_transient and is_transient(error):
             raise
-        return Applied(change.decision, Status.FAILED, error=str(error))
+        return Applied(change.decision, Status.FAILED, error=str(error), cause=error)
     except BaseException:
         _release(change.claim)
         raise
