@@ -60,7 +60,9 @@ unit: venv
 
 validate: tools scanners
 	$(LOCAL_ENV) $(SAM) validate --lint --template template.yaml
-	$(LOCAL_ENV) $(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(LOCAL_ENV) $(TOOLS)/bin/cfn-lint templates/*.yaml
+	$(LOCAL_ENV) $(CHECKOV)/bin/checkov --file template.yaml $(addprefix --file ,$(wildcard templates/*.yaml)) \
+		--framework cloudformation --quiet --compact --skip-download
 
 # pip-audit over every lock file; a known vulnerability fails it (AUDIT_STRICT=1: so does a package it cannot audit).
 audit: venv

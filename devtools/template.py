@@ -34,8 +34,9 @@ _Loader.add_multi_constructor("!", _intrinsic)
 
 
 @cache
-def template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+def template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """template.yaml, or a template it nests (a TemplateURL relative to the project)."""
+    return yaml.load((ROOT / path).read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
 
 
 def resources(kind: str) -> dict[str, dict[str, Any]]:

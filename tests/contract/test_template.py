@@ -177,27 +177,64 @@ def test_the_slack_key_parameter_takes_a_key_arn_or_nothing() -> None:
     assert not re.fullmatch(pattern, "arn:aws:kms:eu-central-1:123456789012:alias/slack")
 
 
+def health_stack(function: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The function's nested health stack resource, and the template it nests."""
+    logical_id = function.removesuffix("Function") + "Health"
+    stack = template()["Resources"][logical_id]
+    assert stack["Type"] == "AWS::CloudFormation::Stack"
+    return stack, template(Path(stack["Properties"]["TemplateURL"]))
+
+
 @pytest.mark.parametrize("function", sorted(HANDLER_FOLDERS))
 def test_each_function_logs_to_the_log_group_the_template_creates(function: str) -> None:
     """Lambda would otherwise create /aws/lambda/<name> on the first invocation, without retention, and a log
     group the stack creates after that collides with it."""
-    log_group = functions()[function]["Properties"]["LoggingConfig"]["LogGroup"]
-    [(key, logical_id)] = log_group.items()
-    group = template()["Resources"][logical_id]
+    own = functions()[function]["Properties"]
+    stack, nested = health_stack(function)
+    group = nested["Resources"]["LogGroup"]
 
-    assert key == "Ref" and group["Type"] == "AWS::Logs::LogGroup"
+    assert own["LoggingConfig"]["LogGroup"] == {
+        "Fn::GetAtt": [f"{function.removesuffix('Function')}Health", "Outputs.LogGroupName"]
+    }
+    assert nested["Outputs"]["LogGroupName"]["Value"] == {"Ref": "LogGroup"}
+    assert stack["Properties"]["Parameters"]["FunctionName"] == own["FunctionName"]
+    assert group["Properties"]["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${FunctionName}"}
     assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    # A name built from the function's name would be a circular dependency.
-    assert not any(name in json.dumps(group["Properties"]["LogGroupName"]) for name in HANDLER_FOLDERS)
+    assert stack["Properties"]["Parameters"]["LogRetentionDays"] == {"Ref": "LogRetentionDays"}
+
+
+@pytest.mark.parametrize("function", sorted(HANDLER_FOLDERS))
+def test_each_functions_health_alarms_reach_slack_as_stewards_own(function: str) -> None:
+    """Errors, throttles and dead letters of every function alarm, under the prefix deploy rollback posts as
+    "Steward needs attention" instead of treating as a service alarm."""
+    stack, nested = health_stack(function)
+    alarms = {
+        name: body["Properties"]
+        for name, body in nested["Resources"].items()
+        if body["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+    assert sorted(alarms) == ["DeadLettersAlarm", "ErrorsAlarm", "ThrottlesAlarm"]
+    assert stack["Properties"]["Parameters"]["AlarmPrefix"] == function_environment(function)["HEALTH_ALARM_PREFIX"]
+    assert stack["Properties"]["Parameters"]["HealthTopicArn"] == {"Ref": "HealthTopic"}
+    for alarm in alarms.values():
+        assert alarm["AlarmName"]["Fn::Sub"].startswith("${AlarmPrefix}${Label}-")
+        assert alarm["AlarmActions"] == [{"Ref": "HealthTopicArn"}]
+    assert alarms["ErrorsAlarm"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "FunctionName"}}]
 
 
 def test_a_failed_off_hours_tick_is_not_retried_but_kept_in_its_dead_letter_queue() -> None:
     """A retried tick would replay its older "now" after a newer tick; the next tick heals a missed one instead."""
     own = functions()["OffHoursFunction"]["Properties"]
     invoke_config = {**template()["Globals"]["Function"]["EventInvokeConfig"], **own.get("EventInvokeConfig", {})}
+    _, nested = health_stack("OffHoursFunction")
 
     assert invoke_config["MaximumRetryAttempts"] == 0
-    assert own["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": {"Fn::GetAtt": ["OffHoursDeadLetterQueue", "Arn"]}}
+    assert own["DeadLetterQueue"] == {
+        "Type": "SQS",
+        "TargetArn": {"Fn::GetAtt": ["OffHoursHealth", "Outputs.DeadLetterQueueArn"]},
+    }
+    assert nested["Resources"]["DeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
     assert own["Events"]["Tick"]["Properties"]["RetryPolicy"] == {"MaximumRetryAttempts": 0}
 
 
