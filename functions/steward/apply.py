@@ -46,7 +46,7 @@ class Change[DecisionT]:
     """What a decision asks for: the change itself, the claim that guards it, and what to record once it is made."""
 
     decision: DecisionT
-    make: Callable[[], None] | None = None  # None: nothing to change
+    make: Callable[[], bool | None] | None = None  # None: nothing to change; see `apply` for a make returning False
     claim: Claim | None = None
     record: Callable[[], None] | None = None
 
@@ -66,7 +66,8 @@ class Applied[DecisionT]:
 def apply[DecisionT](change: Change[DecisionT], *, dry_run: bool, raise_transient: bool = True) -> Applied[DecisionT]:
     """Make the change once. A transient error is raised (Lambda retries the event) unless `raise_transient` is off
     (off-hours: the next tick retries); a lasting one comes back as FAILED. Either way the claim is released.
-    Without `raise_transient`, an error taking the claim comes back as FAILED too."""
+    Without `raise_transient`, an error taking the claim comes back as FAILED too. A make that returns False found
+    nothing left to change: UNCHANGED, and the claim stays taken."""
     if change.make is None:
         return Applied(change.decision, Status.UNCHANGED)
     if dry_run:
@@ -78,8 +79,15 @@ def apply[DecisionT](change: Change[DecisionT], *, dry_run: bool, raise_transien
         if raise_transient:  # nothing was claimed: the error is raised as it always was
             raise
         return Applied(change.decision, Status.FAILED, error=str(error), cause=error)
+    return _make(change, change.make, raise_transient=raise_transient)
+
+
+def _make[DecisionT](
+    change: Change[DecisionT], make: Callable[[], bool | None], *, raise_transient: bool
+) -> Applied[DecisionT]:
+    """The change under its claim: released if the change did not happen, recorded once it did."""
     try:
-        change.make()
+        made = make()
     except REPORTED as error:
         _release(change.claim)
         if raise_transient and is_transient(error):
@@ -88,6 +96,9 @@ def apply[DecisionT](change: Change[DecisionT], *, dry_run: bool, raise_transien
     except BaseException:
         _release(change.claim)
         raise
+    if made is False:
+        # The make found nothing left to change (the world got there first): the incident is answered, claim kept.
+        return Applied(change.decision, Status.UNCHANGED)
     if change.record is not None:
         change.record()
     return Applied(change.decision, Status.DONE)
