@@ -78,13 +78,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return int(exit_.code or 0)
     try:
         _apply_options(arguments)
-        if arguments.command == "schedules":
-            return validate_schedules(arguments.file, _instant(arguments.at), out)
-        if arguments.command == "plan":
-            return plan_off_hours(_instant(arguments.at), out)
-        if arguments.command == "invoke":
-            return invoke(arguments.function, arguments.event, arguments.dry_run, out)
-        return print_digest(_instant(arguments.at), out)
+        return run(arguments, out)
     except CliError as error:
         print(f"steward: {error}", file=sys.stderr)
         return error.code
@@ -94,6 +88,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             raise
         print(f"steward: {message}", file=sys.stderr)
         return code
+
+
+def run(arguments: argparse.Namespace, out: TextIO) -> int:
+    """The chosen command, with the options already applied."""
+    if arguments.command == "schedules":
+        return validate_schedules(arguments.file, _instant(arguments.at), out)
+    if arguments.command == "plan":
+        return plan_off_hours(_instant(arguments.at), out)
+    if arguments.command == "invoke":
+        return invoke(arguments.function, arguments.event, arguments.dry_run, out)
+    return print_digest(_instant(arguments.at), out)
 
 
 def _apply_options(arguments: argparse.Namespace) -> None:
@@ -163,17 +168,17 @@ def validate_schedules(path: Path, at: datetime, out: TextIO) -> int:
 
 
 def plan_off_hours(at: datetime, out: TextIO) -> int:
-    from steward.adapters.ecs import Ecs
+    """The decisions a tick at `at` would act on (the tick's own `plan_tick`), without acting."""
+    from steward.adapters.schedules import Unusable
     from steward.runtime import runtime
     from steward.settings import OffHoursSettings
     from steward.workflows.off_hours import plan_tick
 
-    rt = runtime(OffHoursSettings)
-    planned = plan_tick(rt, Ecs(rt.aws), at)
-    if isinstance(planned, str):
-        print(f"off-hours would change nothing: {planned}", file=out)
+    planned = plan_tick(runtime(OffHoursSettings), at)
+    if isinstance(planned, Unusable):
+        print(f"off-hours would change nothing: {planned.problem}", file=out)
         return EXIT_INVALID
-    rows = [(service.key, decision.action.value, decision.reason) for service, decision, _ in planned]
+    rows = [(v.service.key, v.decision.action.value, v.decision.reason) for v in planned]
     print(f"off-hours plan for {at.isoformat(timespec='minutes')}: {len(rows)} tagged service(s)", file=out)
     _table(["SERVICE", "ACTION", "WHY"], sorted(rows), out)
     return EXIT_OK

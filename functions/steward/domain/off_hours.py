@@ -1,16 +1,22 @@
 """The off-hours decision: one pure function from (what the schedule asks, what the service is, what we recorded)
 to an action with a reason. Every skip and every action says why, in words the Slack report and the log share.
+
+`decide` asks an ordered list of named rules; the first one that has an answer decides. The order is the policy:
+what cannot be scaled at all, then keep-awake, then why a held service comes back, then why a service is out of
+the schedule's hands, then what the schedule asks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from steward.domain.schedules import Desired
-from steward.domain.services import OffHoursRecord, RestoreRecord, ServiceView, keep_awake_until
+from steward.domain.schedules import Desired, Schedule
+from steward.domain.services import OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView, keep_awake_until
+
+__all__ = ["Action", "Decision", "OffHoursRecord", "Verdict", "decide", "decide_each", "in_scope"]
 
 
 class Action(StrEnum):
@@ -25,8 +31,57 @@ class Action(StrEnum):
 class Decision:
     action: Action
     reason: str
-    restore: RestoreRecord | None = None  # for START: what to restore
+    restore: RestoreRecord | None = None  # START: what to restore; STOP: the record that holds it at 0
     keep_count: bool = False  # for START: someone scaled it up by hand; restore the target only
+    new_hold: bool = False  # for STOP: `restore` is not stored yet; it takes the scalable target read before the stop
+    edge_id: str = ""  # for MARK: the off edge handled
+
+    @property
+    def changes(self) -> bool:
+        return self.action not in (Action.NONE, Action.SKIP)
+
+
+# What a tick reports for a stop another invocation claimed first.
+ALREADY_STOPPING = Decision(Action.SKIP, "another run is already stopping it")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One tagged service and what the tick decided for it."""
+
+    service: ServiceView
+    decision: Decision
+
+    def with_target(self, target: ScalableTarget | None) -> Verdict:
+        """A new hold records the scalable target the service has when it is stopped (read after deciding)."""
+        restore = self.decision.restore
+        if not self.decision.new_hold or restore is None:
+            return self
+        return replace(self, decision=replace(self.decision, restore=replace(restore, target=target)))
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Everything one decision looks at."""
+
+    service: ServiceView
+    desired: Desired | None
+    record: OffHoursRecord | None
+    now: datetime
+    schedule_problem: str | None
+
+    @property
+    def held(self) -> RestoreRecord | None:
+        return self.record.restore if self.record else None
+
+    @property
+    def wish(self) -> Desired:
+        """What the schedule asks; the rules that read it come after `_out_of_schedule`, which answers without one."""
+        assert self.desired is not None
+        return self.desired
+
+
+Rule = Callable[[Situation], Decision | None]
 
 
 def decide(
@@ -37,76 +92,137 @@ def decide(
     schedule_problem: str | None = None,
 ) -> Decision:
     """What to do with one service at `now`. `schedule_problem` names why its schedule cannot be evaluated."""
-    held = record.restore if record else None
+    situation = Situation(service, desired, record, now, schedule_problem)
+    for rule in RULES:
+        decision = rule(situation)
+        if decision is not None:
+            return decision
+    raise AssertionError("the last rule always decides")
 
-    if not service.exists:
+
+def _cannot_be_scaled(s: Situation) -> Decision | None:
+    if not s.service.exists:
         return Decision(
-            Action.SKIP, "service or its cluster is gone" + ("; its restore record is kept" if held else "")
+            Action.SKIP, "service or its cluster is gone" + ("; its restore record is kept" if s.held else "")
         )
-    if service.scheduling_strategy == "DAEMON":
+    if s.service.scheduling_strategy == "DAEMON":
         return Decision(Action.SKIP, "DAEMON service: runs one task per instance, nothing to scale")
-    if service.deployment_in_progress:
+    if s.service.deployment_in_progress:
         return Decision(Action.SKIP, "deployment in progress; will retry next tick")
+    return None
 
-    keep_awake = keep_awake_until(service)
-    if keep_awake is not None and keep_awake > now:
-        until = f"kept awake until {keep_awake.isoformat()}"
-        return _start(service, held)(until) if held else Decision(Action.NONE, until)
 
-    if held is not None:
-        start = _start(service, held)
-        if held.hold_until is not None and now >= held.hold_until:
-            return start(f"{held.stopped_by}: the budget period has reset")
-        if service.protected:
-            return start("marked steward:protected while held off")
-        if service.schedule_name is None:
-            if held.stopped_by == "schedule":
-                return start("steward:schedule tag removed while held off")
-            return Decision(Action.NONE, f"held off by {held.stopped_by} until its period resets or keep-awake is set")
+def _kept_awake(s: Situation) -> Decision | None:
+    keep_awake = keep_awake_until(s.service)
+    if keep_awake is None or keep_awake <= s.now:
+        return None
+    until = f"kept awake until {keep_awake.isoformat()}"
+    return _start(s.service, s.held, until) if s.held else Decision(Action.NONE, until)
 
-    if service.protected:
+
+def _hold_ends(s: Situation) -> Decision | None:
+    """A held service whose hold no longer applies comes back; one held by a budget stays without a schedule."""
+    held = s.held
+    if held is None:
+        return None
+    if held.hold_until is not None and s.now >= held.hold_until:
+        return _start(s.service, held, f"{held.stopped_by}: the budget period has reset")
+    if s.service.protected:
+        return _start(s.service, held, "marked steward:protected while held off")
+    if s.service.schedule_name is None:
+        if held.stopped_by == "schedule":
+            return _start(s.service, held, "steward:schedule tag removed while held off")
+        return Decision(Action.NONE, f"held off by {held.stopped_by} until its period resets or keep-awake is set")
+    return None
+
+
+def _out_of_schedule(s: Situation) -> Decision | None:
+    if s.service.protected:
         return Decision(Action.SKIP, "steward:protected=true")
-    if service.schedule_name is None:
+    if s.service.schedule_name is None:
         return Decision(Action.SKIP, "no steward:schedule tag")
-    if schedule_problem is not None:
-        suffix = "; it is held off at 0 until the schedule is fixed or the tag removed" if held else ""
-        return Decision(Action.SKIP, schedule_problem + suffix)
-
-    if desired is None:
+    if s.schedule_problem is not None:
+        suffix = "; it is held off at 0 until the schedule is fixed or the tag removed" if s.held else ""
+        return Decision(Action.SKIP, s.schedule_problem + suffix)
+    if s.desired is None:
         return Decision(Action.NONE, "schedule has no edge in the past week")
+    return None
 
-    if desired.state == "on":
-        if held is None:
-            return Decision(Action.NONE, f"on: {desired.reason}")
-        if held.stopped_by != "schedule" and held.stopped_at >= desired.since:
-            return Decision(Action.NONE, f"held off by {held.stopped_by} until the next scheduled start")
-        return _start(service, held)(desired.reason)
 
-    # desired off
-    if held is not None:
-        if held.status == "stopping" and service.desired_count > 0:
-            return Decision(Action.STOP, f"finishing an interrupted stop ({desired.reason})", restore=held)
-        if service.desired_count > 0:
-            return Decision(
-                Action.NONE, f"scaled up by hand while held off; left at {service.desired_count} until the next start"
-            )
-        return Decision(Action.NONE, f"held off since {held.stopped_at.isoformat()}")
-    if record is not None and record.edge_id == desired.edge_id:
+def _on(s: Situation) -> Decision | None:
+    desired, held = s.wish, s.held
+    if desired.state != "on":
+        return None
+    if held is None:
+        return Decision(Action.NONE, f"on: {desired.reason}")
+    if held.stopped_by != "schedule" and held.stopped_at >= desired.since:
+        return Decision(Action.NONE, f"held off by {held.stopped_by} until the next scheduled start")
+    return _start(s.service, held, desired.reason)
+
+
+def _off_and_held(s: Situation) -> Decision | None:
+    desired, held, count = s.wish, s.held, s.service.desired_count
+    if held is None:
+        return None
+    if held.status == "stopping" and count > 0:
+        return Decision(Action.STOP, f"finishing an interrupted stop ({desired.reason})", restore=held)
+    if count > 0:
+        return Decision(Action.NONE, f"scaled up by hand while held off; left at {count} until the next start")
+    return Decision(Action.NONE, f"held off since {held.stopped_at.isoformat()}")
+
+
+def _off(s: Situation) -> Decision:
+    desired, service = s.wish, s.service
+    if s.record is not None and s.record.edge_id == desired.edge_id:
         return Decision(Action.NONE, "this off period was already handled; not fighting a manual change")
     if service.desired_count == 0:
-        return Decision(Action.MARK, f"already at 0 when the off period began; nothing to restore ({desired.reason})")
-    return Decision(Action.STOP, f"off: {desired.reason}")
+        return Decision(
+            Action.MARK,
+            f"already at 0 when the off period began; nothing to restore ({desired.reason})",
+            edge_id=desired.edge_id,
+        )
+    restore = RestoreRecord(
+        service.desired_count, None, stopped_at=s.now, stopped_by="schedule", edge_id=desired.edge_id
+    )
+    return Decision(Action.STOP, f"off: {desired.reason}", restore=restore, new_hold=True)
 
 
-def _start(service: ServiceView, held: RestoreRecord) -> Callable[[str], Decision]:
-    def decision(reason: str) -> Decision:
-        if held.status == "stopped" and service.desired_count > 0:
-            return Decision(
-                Action.START,
-                f"{reason}; scaled up by hand to {service.desired_count} while off, keeping that count",
-                restore=held,
-                keep_count=True,
-            )
-        return Decision(Action.START, reason, restore=held)
+RULES: tuple[Rule, ...] = (_cannot_be_scaled, _kept_awake, _hold_ends, _out_of_schedule, _on, _off_and_held, _off)
 
-    return decision
+
+def _start(service: ServiceView, held: RestoreRecord, reason: str) -> Decision:
+    if held.status == "stopped" and service.desired_count > 0:
+        return Decision(
+            Action.START,
+            f"{reason}; scaled up by hand to {service.desired_count} while off, keeping that count",
+            restore=held,
+            keep_count=True,
+        )
+    return Decision(Action.START, reason, restore=held)
+
+
+def in_scope(services: Sequence[ServiceView], records: Mapping[str, OffHoursRecord]) -> list[ServiceView]:
+    """The tagged services, plus a 'gone' view for each record whose service or cluster disappeared."""
+    views = list(services)
+    seen = {view.key for view in views if view.exists}
+    for key in records.keys() - seen:
+        cluster, _, name = key.partition("/")
+        views.append(ServiceView(cluster=cluster, name=name, arn="", desired_count=0, tags={}, exists=False))
+    return [view for view in views if view.schedule_name or view.key in records]
+
+
+def decide_each(
+    services: Sequence[ServiceView],
+    schedules: Mapping[str, Schedule],
+    records: Mapping[str, OffHoursRecord],
+    now: datetime,
+) -> list[Verdict]:
+    """One decision per service; each schedule is evaluated once."""
+    desired_by_schedule = {name: schedule.desired_at(now) for name, schedule in schedules.items()}
+    verdicts: list[Verdict] = []
+    for service in services:
+        name = service.schedule_name
+        problem = f"unknown schedule {name!r}" if name and name not in schedules else None
+        desired = desired_by_schedule.get(name) if name else None
+        verdicts.append(Verdict(service, decide(service, desired, records.get(service.key), now, problem)))
+    return verdicts

@@ -1,0 +1,67 @@
+"""The schedules document (SPEC §3): one SSM parameter holding every named schedule, read once a tick, and the
+record that lets a broken document be announced once per distinct problem."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from botocore.exceptions import ClientError
+
+from steward.adapters.aws import AwsClients
+from steward.adapters.state import Key, StateStore
+from steward.domain.schedules import Schedule, ScheduleError, parse_schedules
+
+IAM_ACTIONS = frozenset({"ssm:GetParameter"})
+NOTICE_LIFETIME = timedelta(days=30)  # a problem left unfixed this long is announced again
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """Why the schedules cannot be used this tick: nothing is stopped or started until it is fixed."""
+
+    problem: str
+
+
+class SchedulesDocument:
+    def __init__(self, aws: AwsClients, state: StateStore, parameter: str) -> None:
+        self._aws = aws
+        self._state = state
+        self._parameter = parameter
+
+    def read(self) -> dict[str, Schedule] | Unusable:
+        """Every named schedule, or why there are none: the parameter is missing or the document is invalid."""
+        try:
+            response = self._aws.ssm.get_parameter(Name=self._parameter)
+        except ClientError as error:
+            # GetParameter answers a missing parameter with ParameterNotFound (SSM API reference, GetParameter errors).
+            if error.response["Error"]["Code"] == "ParameterNotFound":
+                return Unusable(f"schedules parameter {self._parameter} does not exist")
+            raise
+        try:
+            return parse_schedules(response["Parameter"]["Value"])
+        except ScheduleError as error:
+            return Unusable(str(error))
+
+    def first_notice(self, unusable: Unusable) -> ProblemNotice:
+        return ProblemNotice(self._state, unusable.problem)
+
+
+class ProblemNotice:
+    """A claim on announcing one distinct problem: taken once, until the problem's record expires."""
+
+    def __init__(self, state: StateStore, problem: str) -> None:
+        self._state = state
+        self._problem = problem
+
+    def take(self) -> bool:
+        digest = hashlib.sha256(self._problem.encode()).hexdigest()[:16]
+        return self._state.put_new(
+            Key(pk="schedules", sk=f"problem#{digest}"),
+            {"problem": self._problem[:1000]},
+            expires=datetime.now(UTC) + NOTICE_LIFETIME,
+        )
+
+    def release(self) -> None:
+        """Nothing to undo: announcing cannot fail once the notice is claimed."""
