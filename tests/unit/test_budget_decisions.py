@@ -8,7 +8,18 @@ from typing import Literal
 
 import pytest
 
-from steward.domain.budgets import Period, budget_period, cost_driver_window, judge_action, money, selected
+from steward.domain.budgets import (
+    Period,
+    budget_period,
+    budget_stop,
+    cost_driver_window,
+    decide_alert,
+    judge_action,
+    money,
+    selected,
+    stop_candidates,
+)
+from steward.domain.services import OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView
 from steward.models.budgets import BudgetNotification
 
 TimeUnit = Literal["DAILY", "MONTHLY"] | None
@@ -116,3 +127,53 @@ def test_selectors_and_money() -> None:
     assert not selected({"env": "prod"}, {"env": "dev"})
     assert money(Decimal("1234.5"), "$") == "$1,234.50"
     assert money(Decimal("12"), "EUR") == "12.00 EUR"
+
+
+NOW = datetime(2026, 11, 27, 21, 5, tzinfo=UTC)
+HELD = RestoreRecord(desired_count=2, target=None, stopped_at=NOW, stopped_by="schedule", edge_id="e")
+
+
+def service(name: str = "api", desired: int = 2, **tags: str) -> ServiceView:
+    return ServiceView(
+        "dev", name, f"arn:aws:ecs:eu-central-1:111122223333:service/dev/{name}", desired, {"env": "dev", **tags}
+    )
+
+
+@pytest.mark.parametrize(
+    ("view", "held", "in_scope"),
+    [
+        (service(), None, True),
+        (service(env="prod"), None, False),
+        (service(**{"steward:protected": "true"}), None, False),
+        (service(**{"steward:keep-awake-until": "2026-11-27T23:00:00Z"}), None, False),
+        (service(**{"steward:keep-awake-until": "2026-11-27T20:00:00Z"}), None, True),
+        (service(desired=0), None, False),
+        (ServiceView("dev", "agent", "arn", 1, {"env": "dev"}, scheduling_strategy="DAEMON"), None, False),
+        (ServiceView("dev", "gone", "arn", 1, {"env": "dev"}, exists=False), None, False),
+        (service(), OffHoursRecord("e", HELD), False),  # Steward holds it already: its record stays as it is
+        (service(), OffHoursRecord("e"), True),  # an off edge handled while it was at zero: nothing held
+    ],
+)
+def test_a_budget_stop_takes_only_selected_running_services_nobody_protects_or_steward_already_holds(
+    view: ServiceView, held: OffHoursRecord | None, in_scope: bool
+) -> None:
+    records = {view.key: held} if held else {}
+
+    assert stop_candidates([view], records, {"env": "dev"}, NOW) == ([view] if in_scope else [])
+
+
+def test_a_budget_stop_holds_until_the_budget_resets_once_per_budget_and_period() -> None:
+    decision = decide_alert(notification(), NOW, "stop", {"env": "dev"}, anomaly_multiple=10, environment="dev")
+    target = ScalableTarget(1, 4)
+
+    stop = budget_stop(decision, service(desired=3), target, NOW)
+
+    assert decision.verdict.act
+    assert stop.restore == RestoreRecord(
+        desired_count=3,
+        target=target,
+        stopped_at=NOW,
+        stopped_by="budget:dev-monthly",
+        edge_id="budget:dev-monthly@2026-11",
+        hold_until=datetime(2026, 12, 1, tzinfo=UTC),
+    )

@@ -7,7 +7,14 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from steward.models.budgets import BudgetNotification, SnsEvent, is_budget_auto_adjustment, parse_amount
+from steward.models.budgets import (
+    BudgetAutoAdjustment,
+    BudgetNotification,
+    SnsEvent,
+    UnreadableBudgetMessage,
+    is_budget_auto_adjustment,
+    parse_amount,
+)
 from steward.models.cloudwatch import AlarmStateChange
 from steward.models.ec2 import SpotInterruptionWarning
 from steward.models.ecs import DeploymentStateChange, ServiceAction, TaskStateChange
@@ -70,7 +77,8 @@ def test_amounts_keep_their_unit_and_lose_their_separators(text: str, expected: 
 
 
 def budget_message(sample: str) -> str:
-    return SnsEvent.model_validate(load_event(f"budget_alert/BudgetNotification--{sample}.json")).records[0].sns.message
+    text: str = load_event(f"budget_alert/BudgetNotification--{sample}.json")["Records"][0]["Sns"]["Message"]
+    return text
 
 
 def test_the_monthly_budget_notification_is_read_from_its_key_value_lines() -> None:
@@ -111,3 +119,47 @@ def test_only_the_auto_adjustment_shape_is_a_known_json_budget_message() -> None
         BudgetNotification.from_text(message)
     for other in ('{"foo": "bar"}', '{"previousBudgetLimit": "1"}', "[1, 2]", "not json", '"text"'):
         assert not is_budget_auto_adjustment(other)
+
+
+@pytest.mark.parametrize(
+    ("sample", "kind"),
+    [
+        ("monthly-actual-80", BudgetNotification),
+        ("daily-actual", BudgetNotification),
+        ("forecasted-100-anomaly", BudgetNotification),
+        ("auto-adjustment-json", BudgetAutoAdjustment),
+    ],
+)
+def test_the_sns_message_is_decoded_into_the_kind_of_budget_message_it_is(sample: str, kind: type) -> None:
+    event = SnsEvent.model_validate(load_event(f"budget_alert/BudgetNotification--{sample}.json"))
+
+    assert isinstance(event.records[0].sns.message, kind)
+
+
+def test_a_body_steward_cannot_read_decodes_as_unreadable_with_its_reason_and_excerpt() -> None:
+    raw = load_event("budget_alert/BudgetNotification--monthly-actual-80.json")
+    raw["Records"][0]["Sns"]["Message"] = "Budget Name: x\n" + "y" * 1000
+
+    message = SnsEvent.model_validate(raw).records[0].sns.message
+
+    assert isinstance(message, UnreadableBudgetMessage)
+    assert message.reason == (
+        "not a budget notification: missing 'Budget Type', 'Budgeted Amount', 'Alert Type', 'Alert Threshold'"
+    )
+    assert message.excerpt.startswith("Budget Name: x") and len(message.excerpt) == 500
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("Budget Name: x\n" * 20_000, "String should have at most 262144 characters"),
+        ("", "String should have at least 1 character"),
+        (42, "Input should be a valid string"),
+    ],
+)
+def test_a_message_that_is_no_sns_message_is_the_events_error_at_Message(body: object, error: str) -> None:
+    raw = load_event("budget_alert/BudgetNotification--monthly-actual-80.json")
+    raw["Records"][0]["Sns"]["Message"] = body
+
+    with pytest.raises(ValidationError, match=rf"Records\.0\.Sns\.Message\n  {error}"):
+        SnsEvent.model_validate(raw)

@@ -1,14 +1,14 @@
-"""Budget alert decisions: which period an alert belongs to, whether it is news, and whether to act on it."""
+"""Budget alert decisions: which period an alert belongs to, whether to act on it, and which services to stop."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from steward.domain.services import OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView, kept_awake
 from steward.models.budgets import BudgetNotification
-
-PROTECTED_TAG = "steward:protected"
 
 
 @dataclass(frozen=True)
@@ -73,26 +73,130 @@ class ActionVerdict:
 UNKNOWN_PERIOD = "the budget period could not be read from the notification: alert only"
 
 
+@dataclass(frozen=True)
+class ActionCase:
+    """What the action rules look at: the alert, its period, what the team configured, where Steward runs."""
+
+    notification: BudgetNotification
+    period: Period
+    configured: str | None
+    anomaly_multiple: int
+    environment: str
+
+    @property
+    def threshold(self) -> Decimal:
+        return self.notification.threshold_percent
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """One reason not to act; `reason` is formatted with the case's `configured` and `threshold`."""
+
+    name: str
+    holds: Callable[[ActionCase], bool]
+    reason: str
+
+
+# In order: the first rule that holds is the verdict's reason; when none holds, the budget action runs.
+NO_ACTION_RULES = (
+    ActionRule(
+        "not configured", lambda case: case.configured is None, "no action configured for this budget (alert only)"
+    ),
+    ActionRule("alert-only action", lambda case: case.configured != "stop", "action '{configured}' is alert only"),
+    ActionRule("unknown period", lambda case: not case.period.known, UNKNOWN_PERIOD),
+    ActionRule(
+        "implausible figure",
+        lambda case: anomaly(case.notification, case.anomaly_multiple),
+        "suspected billing-estimate anomaly: no action taken",
+    ),
+    ActionRule("forecast", lambda case: case.notification.alert_type != "ACTUAL", "forecasts never trigger actions"),
+    ActionRule("below the budget", lambda case: case.threshold < 100, "{threshold} % is below 100 %"),
+    ActionRule("production", lambda case: case.environment == "prod", "budget actions never stop production services"),
+)
+
+
 def judge_action(
     notification: BudgetNotification, period: Period, configured: str | None, anomaly_multiple: int, environment: str
 ) -> ActionVerdict:
     """Act only where the team asked, on real (ACTUAL) spend at or over the budget in a period Steward could read,
     never on an implausible figure."""
-    if configured is None:
-        return ActionVerdict(False, "no action configured for this budget (alert only)")
-    if configured != "stop":
-        return ActionVerdict(False, f"action '{configured}' is alert only")
-    if not period.known:
-        return ActionVerdict(False, UNKNOWN_PERIOD)
-    if anomaly(notification, anomaly_multiple):
-        return ActionVerdict(False, "suspected billing-estimate anomaly: no action taken")
-    if notification.alert_type != "ACTUAL":
-        return ActionVerdict(False, "forecasts never trigger actions")
-    if notification.threshold_percent < 100:
-        return ActionVerdict(False, f"{notification.threshold_percent} % is below 100 %")
-    if environment == "prod":
-        return ActionVerdict(False, "budget actions never stop production services")
-    return ActionVerdict(True, f"ACTUAL spend reached {notification.threshold_percent} % of the budget")
+    case = ActionCase(notification, period, configured, anomaly_multiple, environment)
+    for rule in NO_ACTION_RULES:
+        if rule.holds(case):
+            return ActionVerdict(False, rule.reason.format(configured=case.configured, threshold=case.threshold))
+    return ActionVerdict(True, f"ACTUAL spend reached {case.threshold} % of the budget")
+
+
+@dataclass(frozen=True)
+class AlertDecision:
+    """What one budget notification asks for: an alert (once per threshold and period, escalating), and whether the
+    configured action runs, with the reason either way."""
+
+    notification: BudgetNotification
+    period: Period
+    verdict: ActionVerdict
+    selector: dict[str, str]  # the tags of the services the action may stop
+    anomalous: bool  # an implausible figure: alerted as a suspected anomaly
+
+    @property
+    def threshold(self) -> Decimal:
+        return self.notification.threshold_percent
+
+
+def decide_alert(
+    notification: BudgetNotification,
+    at: datetime,
+    configured: str | None,
+    selector: dict[str, str],
+    *,
+    anomaly_multiple: int,
+    environment: str,
+) -> AlertDecision:
+    """The period the notification speaks of, and the verdict on the action configured for its budget."""
+    period = budget_period(notification, at)
+    verdict = judge_action(notification, period, configured, anomaly_multiple, environment)
+    return AlertDecision(notification, period, verdict, selector, anomaly(notification, anomaly_multiple))
+
+
+@dataclass(frozen=True)
+class BudgetStop:
+    """A service the budget action holds at zero, and the record that brings it back when the period resets."""
+
+    service: ServiceView
+    restore: RestoreRecord
+
+
+def stop_candidates(
+    services: Iterable[ServiceView], held: Mapping[str, OffHoursRecord], selector: dict[str, str], now: datetime
+) -> list[ServiceView]:
+    """Every selected, unprotected, running service Steward does not already hold, exactly as off-hours would."""
+    return [
+        view
+        for view in services
+        if view.exists
+        and selected(view.tags, selector)
+        and not view.protected
+        and not kept_awake(view, now)
+        and view.scheduling_strategy != "DAEMON"
+        and view.desired_count > 0
+        and not (view.key in held and held[view.key].restore)
+    ]
+
+
+def budget_stop(
+    decision: AlertDecision, service: ServiceView, target: ScalableTarget | None, now: datetime
+) -> BudgetStop:
+    """Held until the budget period resets; one edge per budget and period, so a repeat never stops it twice."""
+    by = f"budget:{decision.notification.budget_name}"
+    restore = RestoreRecord(
+        desired_count=service.desired_count,
+        target=target,
+        stopped_at=now,
+        stopped_by=by,
+        edge_id=f"{by}@{decision.period.key}",
+        hold_until=decision.period.resets_at,
+    )
+    return BudgetStop(service, restore)
 
 
 def anomaly(notification: BudgetNotification, anomaly_multiple: int) -> bool:

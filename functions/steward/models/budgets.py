@@ -1,33 +1,17 @@
-"""AWS Budgets notifications, as the SNS records that carry them."""
+"""AWS Budgets notifications, as the SNS records that carry them: each record's `Message` is decoded, inside the
+model, into the kind of message it is (an alert, an auto-adjustment, or a body Steward cannot read)."""
 
 from __future__ import annotations
 
 import json
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Literal
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, Discriminator, Field, StringConstraints, Tag, TypeAdapter
 
 from steward.models.base import Model, NonEmpty
-
-
-class SnsMessage(Model):
-    message_id: NonEmpty = Field(alias="MessageId")
-    topic_arn: str = Field(default="", alias="TopicArn")
-    subject: str | None = Field(default=None, alias="Subject")
-    message: Annotated[str, StringConstraints(min_length=1, max_length=262_144)] = Field(alias="Message")
-    timestamp: AwareDatetime = Field(alias="Timestamp")
-
-
-class SnsRecord(Model):
-    event_source: Literal["aws:sns"] = Field(alias="EventSource")
-    sns: SnsMessage = Field(alias="Sns")
-
-
-class SnsEvent(Model):
-    records: Annotated[list[SnsRecord], Field(min_length=1, max_length=10)] = Field(alias="Records")
-
 
 AMOUNT = re.compile(r"(?P<number>-?[0-9][0-9,]*(?:\.[0-9]+)?)")
 
@@ -58,6 +42,7 @@ AUTO_ADJUSTMENT_KEYS = frozenset({"previousBudgetLimit", "currentBudgetLimit"})
 class BudgetNotification(Model):
     """An AWS Budgets alert, read from the `Key: Value` lines of its plain-text body."""
 
+    kind: Literal["alert"] = "alert"
     account_id: str = ""
     budget_name: NonEmpty
     budget_type: NonEmpty
@@ -117,3 +102,72 @@ def is_budget_auto_adjustment(text: str) -> bool:
     except (json.JSONDecodeError, RecursionError):
         return False
     return isinstance(document, dict) and document.keys() >= AUTO_ADJUSTMENT_KEYS
+
+
+class BudgetAutoAdjustment(Model):
+    """A budget's amount was auto-adjusted: news, not an alert."""
+
+    kind: Literal["auto-adjustment"] = "auto-adjustment"
+
+
+class UnreadableBudgetMessage(Model):
+    """A body that is neither: possibly a wording AWS introduced since, so it is rejected and counted, never guessed."""
+
+    kind: Literal["unreadable"] = "unreadable"
+    reason: str
+    excerpt: str  # the body's first 500 characters, for the rejection log
+
+
+MAX_EXCERPT_CHARS = 500
+BUDGET_MESSAGE_KINDS = (BudgetNotification, BudgetAutoAdjustment, UnreadableBudgetMessage)
+
+
+@cache
+def _sns_message_text() -> TypeAdapter[str]:
+    # SNS Publish API reference, Message: at most 262,144 bytes, so never more characters. Built on first use.
+    return TypeAdapter(Annotated[str, StringConstraints(min_length=1, max_length=262_144)])
+
+
+def read_budget_message(raw: Any) -> Any:
+    """The SNS `Message` as the kind of budget message it is. A body that is no string, or too long, is the event's
+    error (reported at `Message`); a string always decodes, an unreadable one into `UnreadableBudgetMessage`."""
+    if isinstance(raw, BUDGET_MESSAGE_KINDS):
+        return raw
+    text = _sns_message_text().validate_python(raw)
+    if is_budget_auto_adjustment(text):
+        return BudgetAutoAdjustment()
+    try:
+        return BudgetNotification.from_text(text)
+    except ValueError as error:  # a pydantic ValidationError of the fields read is one too
+        return UnreadableBudgetMessage(reason=str(error), excerpt=text[:MAX_EXCERPT_CHARS])
+
+
+def _kind(value: Any) -> str | None:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if isinstance(kind, str) else None
+
+
+BudgetMessage = Annotated[
+    Annotated[BudgetNotification, Tag("alert")]
+    | Annotated[BudgetAutoAdjustment, Tag("auto-adjustment")]
+    | Annotated[UnreadableBudgetMessage, Tag("unreadable")],
+    Discriminator(_kind),
+    BeforeValidator(read_budget_message),
+]
+
+
+class SnsMessage(Model):
+    message_id: NonEmpty = Field(alias="MessageId")
+    topic_arn: str = Field(default="", alias="TopicArn")
+    subject: str | None = Field(default=None, alias="Subject")
+    message: BudgetMessage = Field(alias="Message")
+    timestamp: AwareDatetime = Field(alias="Timestamp")
+
+
+class SnsRecord(Model):
+    event_source: Literal["aws:sns"] = Field(alias="EventSource")
+    sns: SnsMessage = Field(alias="Sns")
+
+
+class SnsEvent(Model):
+    records: Annotated[list[SnsRecord], Field(min_length=1, max_length=10)] = Field(alias="Records")
