@@ -220,7 +220,8 @@ def _queue_digest_pages(services: int, groups_per_page: int = 5000) -> int:
 
 def digest_speed(services: int = 500, runs: int = 20) -> float:
     """Median milliseconds to build and render the digest for `services` services (28 days of rows)."""
-    from steward.domain.costs import CostRow, build_digest, render_digest
+    from steward.domain.costs import CostRow, build_digest
+    from steward.reports.cost_report import render_digest
 
     start = date(2026, 11, 1)
     rows = [

@@ -8,14 +8,12 @@ from decimal import Decimal
 from steward.domain.costs import (
     CostRow,
     build_digest,
-    change,
     digest_window,
     month_end_forecast,
     price_task_hours,
-    render_digest,
-    sparkline,
     task_hours_within,
 )
+from steward.reports.cost_report import change, render_digest, sparkline
 
 
 def rows(day_from: date, day_to: date, amounts: dict[str, str]) -> list[CostRow]:
@@ -73,7 +71,8 @@ def test_spot_tasks_follow_the_strategy_base_first_then_weights() -> None:
 
 
 def test_the_savings_line_separates_kept_off_from_spot() -> None:
-    from steward.domain.costs import Saving, savings_text
+    from steward.domain.costs import Saving
+    from steward.reports.cost_report import savings_text
 
     text = savings_text(
         (Saving("a", Decimal(10), Decimal("1.50")), Saving("b", Decimal(48), Decimal("3.25"), kind="on Spot")), "USD"

@@ -1,17 +1,19 @@
 """Cost Explorer, Budgets and CloudWatch metrics: few requests (Cost Explorer bills each one), Decimal money with
-the unit AWS returned, credits and refunds excluded, every page read."""
+the unit AWS returned, credits and refunds excluded, every page read. Also the digest's two once-a-day claims."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from steward.adapters.aws import AwsClients, is_transient
+from steward.adapters.state import Key, StateStore, StateUnavailable
+from steward.domain.services import ServiceView
 
 COST_DRIVER_ACTIONS = frozenset({"ce:GetCostAndUsage"})
 DIGEST_ACTIONS = frozenset(
@@ -151,6 +153,23 @@ class CostExplorer:
                 raise
         return None
 
+    def account_id(self) -> str:
+        """The account the function runs in. sts:GetCallerIdentity needs no IAM permission (AWS STS API Reference)."""
+        return str(self._aws.sts.get_caller_identity()["Account"])
+
+    def utilisation(
+        self, services: Sequence[ServiceView], start: datetime, end: datetime
+    ) -> list[tuple[float | None, float | None]]:
+        """Average CPU and memory utilisation of each service over [start, end], in the order given (None: no
+        datapoints); hourly averages, two queries a service, no request when there is no service."""
+        queries = [
+            _utilisation_query(f"{metric[0].lower()}{index}", metric, view)
+            for index, view in enumerate(services)
+            for metric in ("CPUUtilization", "MemoryUtilization")
+        ]
+        averages = self.metric_averages(queries, start, end) if queries else {}
+        return [(averages.get(f"c{index}"), averages.get(f"m{index}")) for index in range(len(services))]
+
     def metric_averages(self, queries: list[dict[str, Any]], start: Any, end: Any) -> dict[str, float]:
         """Average of each query's datapoints; one GetMetricData request per 500 queries (plus its pages)."""
         averages: dict[str, float] = {}
@@ -165,6 +184,66 @@ class CostExplorer:
                 if points:
                     averages[query_id] = sum(points) / len(points)
         return averages
+
+
+def _utilisation_query(query_id: str, metric: str, view: ServiceView) -> dict[str, Any]:
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/ECS",
+                "MetricName": metric,
+                "Dimensions": [
+                    {"Name": "ClusterName", "Value": view.cluster},
+                    {"Name": "ServiceName", "Value": view.name},
+                ],
+            },
+            "Period": 3600,
+            "Stat": "Average",
+        },
+    }
+
+
+@dataclass(frozen=True)
+class DigestDay:
+    """One digest a day, however often the schedule delivers: the first delivery claims the day it reports on."""
+
+    state: StateStore
+    day: date  # the day the digest is about (yesterday)
+    now: datetime
+
+    @property
+    def key(self) -> Key:
+        return Key(pk="digest", sk=self.day.isoformat())
+
+    def take(self) -> bool:
+        return self.state.put_new(self.key, {"posted_at": self.now.isoformat()}, expires=self.now + timedelta(days=40))
+
+    def release(self) -> None:
+        self.state.delete(self.key)
+
+
+@dataclass(frozen=True)
+class UnavailableNotice:
+    """Lambda retries a failed digest twice: the team hears about it once a day (or, with no state table, each time)."""
+
+    state: StateStore
+    today: date
+    reason: str
+    now: datetime
+
+    @property
+    def key(self) -> Key:
+        return Key(pk="digest-unavailable", sk=self.today.isoformat())
+
+    def take(self) -> bool:
+        try:
+            return self.state.put_new(self.key, {"reason": self.reason}, expires=self.now + timedelta(days=2))
+        except StateUnavailable:
+            return True
+
+    def release(self) -> None:
+        self.state.delete(self.key)
 
 
 def _forecast_metric(metric: str) -> str:

@@ -9,7 +9,7 @@ task-hours saved for the cost digest.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from steward.adapters import ecs as ecs_actions
@@ -17,6 +17,7 @@ from steward.adapters import state as state_actions
 from steward.adapters.aws import RateLimiter
 from steward.adapters.ecs import Ecs
 from steward.adapters.state import Key, StateStore, service_key
+from steward.domain.costs import KeptOff
 from steward.domain.services import OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView
 
 RECORD = "off-hours"
@@ -125,6 +126,18 @@ class Holds:
             },
             expires=until + SAVINGS_LIFETIME,
         )
+
+    def kept_off_since(self, day: date) -> list[KeptOff]:
+        """The savings log from the UTC `day` on: what each hold that has ended kept off, from when until when."""
+        return [
+            KeptOff(
+                service=item["service"],
+                tasks=int(item["tasks"]),
+                start=datetime.fromisoformat(item["from"]),
+                end=datetime.fromisoformat(item["to"]),
+            )
+            for item in self._state.items_of("savings", from_sk=day.isoformat())
+        ]
 
 
 def _key(service: ServiceView) -> Key:

@@ -1,20 +1,19 @@
-"""The daily cost digest as values: per-service figures from one Cost Explorer query, then a Slack message that
-fits Slack's limits however many services there are."""
+"""The daily cost digest as values: per-service figures from one Cost Explorer query, what Steward saved, and which
+services look oversized. Pure: no AWS, no clock, no Slack (the message is built in steward.reports.cost_report)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from steward.domain import slack as blocks
-from steward.domain.budgets import money
+from steward.domain.services import ServiceView
 
-SPARK = "▁▂▃▄▅▆▇█"
 UNTAGGED = "(untagged)"
 ZERO = Decimal(0)
+IDLE_PERCENT = 20.0  # a service whose 7-day average CPU and memory both stay under this could run smaller
 
 # Fargate on-demand Linux list prices per vCPU-hour and per GB-hour, by region and CPU architecture, as of
 # FARGATE_RATES_DATE. Kept small on purpose: the savings line is an estimate and says so; update it with the date.
@@ -37,6 +36,13 @@ FARGATE_RATES = {
         "ARM64": (Decimal("0.03238"), Decimal("0.00356")),
     },
 }
+
+# Fargate Spot runs at up to 70 % off the on-demand price; the digest prices Spot's saving at that discount.
+FARGATE_SPOT_DISCOUNT = Decimal("0.70")
+
+KEPT_OFF, ON_SPOT = "kept off", "on Spot"
+
+TaskSize = tuple[int, int, str]  # CPU units, memory MiB, CPU architecture of a task definition
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,21 @@ class ServiceCosts:
         return self.yesterday - self.day_before
 
 
-# Fargate Spot runs at up to 70 % off the on-demand price; the digest prices Spot's saving at that discount.
-FARGATE_SPOT_DISCOUNT = Decimal("0.70")
+@dataclass(frozen=True)
+class KeptOff:
+    """Tasks a hold at zero kept off: held now (until `end` = now) or ended (from the savings log)."""
+
+    service: str  # cluster/service
+    tasks: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class TaskHoursSaved:
+    service: ServiceView
+    hours: Decimal
+    kind: str  # KEPT_OFF or ON_SPOT
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,23 @@ class Saving:
     service: str
     task_hours: Decimal
     amount: Decimal
-    kind: str = "kept off"  # or "on Spot"
+    kind: str = KEPT_OFF  # or ON_SPOT
+
+
+@dataclass(frozen=True)
+class Oversized:
+    """A running service whose 7-day average CPU and memory utilisation both stayed under IDLE_PERCENT."""
+
+    service: str  # cluster/service
+    cpu: float
+    memory: float
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why there is no digest today: Cost Explorer's own words. Never a digest of zeros instead."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -87,7 +122,7 @@ class Digest:
     forecast: tuple[Decimal, str] | str  # the month's expected total, amount+unit, or why there is none
     budget: tuple[str, Decimal, str] | None
     savings: tuple[Saving, ...] = ()
-    hints: tuple[str, ...] = ()
+    hints: tuple[Oversized, ...] = ()
     previous_month: tuple[tuple[str, Decimal], ...] = ()  # on the 1st: last month per service
     previous_month_label: str = ""
 
@@ -97,6 +132,11 @@ def digest_window(today: date) -> tuple[date, date]:
     (for month to date, and on the 1st for the whole previous month)."""
     yesterday = today - timedelta(days=1)
     return min(today - timedelta(days=15), yesterday.replace(day=1)), today
+
+
+def forecast_window(today: date) -> tuple[date, date]:
+    """[today, the 1st of next month): what Cost Explorer forecasts; the month's earlier days are actuals."""
+    return today, (today.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def month_end_forecast(
@@ -125,52 +165,24 @@ def build_digest(
     forecast: tuple[Decimal, str] | str,  # Cost Explorer's, from today to the 1st of next month
     budget: tuple[str, Decimal, str] | None,
     savings: Iterable[Saving] = (),
-    hints: Iterable[str] = (),
+    hints: Iterable[Oversized] = (),
 ) -> Digest:
     rows = list(rows)
     yesterday = today - timedelta(days=1)
-    days = [yesterday - timedelta(days=offset) for offset in range(6, -1, -1)]
-    daily: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    units: set[str] = set()
-    estimated = False
-    for row in rows:
-        name = row.tag_value or UNTAGGED
-        daily[name][row.day] += row.amount
-        units.add(row.unit)
-        estimated = estimated or (row.estimated and row.day >= yesterday - timedelta(days=7))
-    month_start = yesterday.replace(day=1)
-    services = []
-    for name, by_day in daily.items():
-        services.append(
-            ServiceCosts(
-                name=name,
-                yesterday=by_day[yesterday],
-                day_before=by_day[yesterday - timedelta(days=1)],
-                week_before=by_day[yesterday - timedelta(days=7)],
-                last_seven=tuple(by_day[day] for day in days),
-                month_to_date=sum((amount for day, amount in by_day.items() if month_start <= day <= yesterday), ZERO),
-            )
-        )
+    daily = _daily_by_name(rows)
+    services = [_service_costs(name, by_day, yesterday) for name, by_day in daily.items()]
     services.sort(key=lambda s: (-s.yesterday, s.name))
-    previous: tuple[tuple[str, Decimal], ...] = ()
-    label = ""
-    if today.day == 1:
-        last_month_start = yesterday.replace(day=1)
-        totals = {
-            name: sum((a for d, a in by_day.items() if last_month_start <= d <= yesterday), ZERO)
-            for name, by_day in daily.items()
-        }
-        previous = tuple(sorted(totals.items(), key=lambda item: (-item[1], item[0])))
-        label = last_month_start.strftime("%B %Y")
+    units = sorted({row.unit for row in rows})
+    previous, label = _previous_month(daily, yesterday) if today.day == 1 else ((), "")
     return Digest(
         yesterday=yesterday,
-        unit=sorted(units)[0] if units else "USD",
+        unit=units[0] if units else "USD",
         services=tuple(services),
         total_yesterday=sum((s.yesterday for s in services), ZERO),
         total_day_before=sum((s.day_before for s in services), ZERO),
         total_week_before=sum((s.week_before for s in services), ZERO),
         month_to_date=sum((s.month_to_date for s in services), ZERO),
-        estimated=estimated,
+        estimated=any(row.estimated and row.day >= yesterday - timedelta(days=7) for row in rows),
         forecast=month_end_forecast(rows, today, forecast),
         budget=budget,
         savings=tuple(savings),
@@ -180,137 +192,39 @@ def build_digest(
     )
 
 
-def sparkline(values: Iterable[Decimal]) -> str:
-    points = list(values)
-    top = max(points, default=ZERO)
-    if top <= 0:
-        return SPARK[0] * len(points)
-    return "".join(SPARK[min(len(SPARK) - 1, int(value / top * (len(SPARK) - 1)))] for value in points)
+def _daily_by_name(rows: list[CostRow]) -> dict[str, defaultdict[date, Decimal]]:
+    """Each cost tag value's amount per day; a day it has no row reads as zero."""
+    daily: dict[str, defaultdict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for row in rows:
+        daily[row.tag_value or UNTAGGED][row.day] += row.amount
+    return daily
 
 
-def change(now: Decimal, before: Decimal) -> str:
-    if before == 0:
-        return "new" if now > 0 else "-"
-    percent = (now - before) / before * 100
-    arrow = "▲" if percent > 0 else ("▼" if percent < 0 else "•")
-    return f"{arrow}{abs(percent):.0f}%"
-
-
-def service_line(service: ServiceCosts, unit: str) -> str:
-    name = blocks.escape(service.name)
-    return (
-        f"`{name}` {money(service.yesterday, unit)} · d/d {change(service.yesterday, service.day_before)}"
-        f" · w/w {change(service.yesterday, service.week_before)} · {sparkline(service.last_seven)}"
-        f" · MTD {money(service.month_to_date, unit)}"
+def _service_costs(name: str, by_day: defaultdict[date, Decimal], yesterday: date) -> ServiceCosts:
+    month_start = yesterday.replace(day=1)
+    return ServiceCosts(
+        name=name,
+        yesterday=by_day[yesterday],
+        day_before=by_day[yesterday - timedelta(days=1)],
+        week_before=by_day[yesterday - timedelta(days=7)],
+        last_seven=tuple(by_day[yesterday - timedelta(days=offset)] for offset in range(6, -1, -1)),
+        month_to_date=sum((amount for day, amount in by_day.items() if month_start <= day <= yesterday), ZERO),
     )
 
 
-def render_digest(digest: Digest, environment: str, top: int, *, dry_run: bool = False) -> blocks.SlackMessage:
-    """Top `top` services, then one 'other (k services)' row whose sum is exact; every service in a thread reply."""
-    unit = digest.unit
-    day = digest.yesterday.strftime("%a %d %b %Y")
-    title = f"{'[dry run] ' if dry_run else ''}Cost digest — {environment} — {day} (UTC)"
-    estimated = " _(estimated)_" if digest.estimated else ""
-    summary = [
-        f"*Yesterday* {money(digest.total_yesterday, unit)}{estimated}",
-        f"*vs day before* {change(digest.total_yesterday, digest.total_day_before)}",
-        f"*vs last {digest.yesterday.strftime('%A')}* {change(digest.total_yesterday, digest.total_week_before)}",
-        f"*Month to date* {money(digest.month_to_date, unit)}",
-        f"*Forecast* {_forecast_text(digest)}",
-    ]
-    shown, rest = digest.services[:top], digest.services[top:]
-    lines = [service_line(s, unit) for s in shown]
-    if rest:
-        other = sum((s.yesterday for s in rest), ZERO)
-        lines.append(f"`other ({len(rest)} services)` {money(other, unit)} · full list in the thread")
-    body: list[blocks.Block] = [
-        blocks.header(title),
-        blocks.section("\n".join(summary[:3]), fields=summary[3:]),
-        blocks.divider(),
-        *_chunked_sections("*By service* (yesterday · day over day · week over week · 7 days · month to date)", lines),
-    ]
-    movers = sorted((s for s in digest.services if s.day_change), key=lambda s: -abs(s.day_change))[:3]
-    if movers:
-        moved = ", ".join(
-            f"`{blocks.escape(s.name)}` {'+' if s.day_change > 0 else '-'}{money(abs(s.day_change), unit)}"
-            for s in movers
-        )
-        body.append(blocks.section(f"*Top movers* {moved}"))
-    if digest.savings:
-        body.append(blocks.section(savings_text(digest.savings, unit)))
-    if digest.hints:
-        body.append(
-            blocks.section("*Right-sizing hints*\n" + "\n".join(f"• {blocks.escape(h)}" for h in digest.hints[:10]))
-        )
-    if digest.estimated:
-        body.append(blocks.context("Cost Explorer marks the most recent days as estimated; they can still change."))
-    replies = []
-    if rest:
-        replies.append(
-            blocks.SlackMessage(
-                text=f"All {len(digest.services)} services, {day}",
-                blocks=tuple(
-                    _chunked_sections(
-                        f"*All {len(digest.services)} services*", [service_line(s, unit) for s in digest.services]
-                    )
-                ),
-            )
-        )
-    if digest.previous_month:
-        month_lines = [f"`{blocks.escape(name)}` {money(amount, unit)}" for name, amount in digest.previous_month]
-        total = sum((amount for _, amount in digest.previous_month), ZERO)
-        replies.append(
-            blocks.SlackMessage(
-                text=f"{digest.previous_month_label}: {money(total, unit)}",
-                blocks=tuple(
-                    _chunked_sections(f"*{digest.previous_month_label}* — {money(total, unit)} in all", month_lines)
-                ),
-            )
-        )
-    text = (
-        f"{title}: {money(digest.total_yesterday, unit)} yesterday, {money(digest.month_to_date, unit)} month to date"
-    )
-    return blocks.SlackMessage(text=text, blocks=tuple(body), replies=tuple(replies))
+def _previous_month(
+    daily: dict[str, defaultdict[date, Decimal]], yesterday: date
+) -> tuple[tuple[tuple[str, Decimal], ...], str]:
+    """On the 1st: the month that just ended, per service, largest first, and its name."""
+    month_start = yesterday.replace(day=1)
+    totals = {
+        name: sum((amount for day, amount in by_day.items() if month_start <= day <= yesterday), ZERO)
+        for name, by_day in daily.items()
+    }
+    return tuple(sorted(totals.items(), key=lambda item: (-item[1], item[0]))), month_start.strftime("%B %Y")
 
 
-def savings_text(savings: tuple[Saving, ...], unit: str) -> str:
-    parts = []
-    for kind, words in (
-        ("kept off", "kept off by off-hours and budget actions"),
-        ("on Spot", "on Fargate Spot, not on-demand"),
-    ):
-        group = [s for s in savings if s.kind == kind]
-        if group:
-            amount, hours = sum((s.amount for s in group), ZERO), sum((s.task_hours for s in group), ZERO)
-            parts.append(f"{money(amount, unit)} for {hours:.0f} task-hours {words}")
-    total = money(sum((s.amount for s in savings), ZERO), unit)
-    basis = f"estimate at Fargate on-demand rates of {FARGATE_RATES_DATE}, Spot at {FARGATE_SPOT_DISCOUNT:.0%} off"
-    return f"*Saved yesterday* about {total}: " + "; ".join(parts) + f" _({basis})_"
-
-
-def _forecast_text(digest: Digest) -> str:
-    if isinstance(digest.forecast, str):
-        return f"unavailable ({blocks.escape(digest.forecast)})"
-    amount, unit = digest.forecast
-    text = money(amount, unit)
-    if digest.budget is not None:
-        _, limit, budget_unit = digest.budget
-        text += f" of {money(limit, budget_unit)} budget ({amount / limit * 100:.0f}%)" if limit else ""
-    return text
-
-
-def _chunked_sections(heading: str, lines: list[str]) -> list[blocks.Block]:
-    """Lines packed into sections of at most 3000 characters, the heading on the first."""
-    sections: list[blocks.Block] = []
-    current = heading
-    for line in lines:
-        if len(current) + 1 + len(line) > blocks.MAX_SECTION_TEXT:
-            sections.append(blocks.section(current))
-            current = line
-        else:
-            current = f"{current}\n{line}"
-    sections.append(blocks.section(current))
-    return sections
+# ------------------------------------------------------------------------------------------ savings and hints
 
 
 def task_hours_within(tasks: int, start: datetime, end: datetime, day: date) -> Decimal:
@@ -326,3 +240,44 @@ def price_task_hours(
     rates = FARGATE_RATES.get(region, FARGATE_RATES["us-east-1"])[architecture]
     per_hour = rates[0] * Decimal(cpu_units) / 1024 + rates[1] * Decimal(memory_mb) / 1024
     return hours * per_hour
+
+
+def task_hours_saved(kept_off: Iterable[KeptOff], services: Sequence[ServiceView], day: date) -> list[TaskHoursSaved]:
+    """Task-hours the holds kept off on `day`, then the tasks each strategy puts on Fargate Spot for the whole day.
+    Only services that still exist with a task definition can be priced."""
+    by_key = {view.key: view for view in services}
+    saved = []
+    for hold in kept_off:
+        hours = task_hours_within(hold.tasks, hold.start, hold.end, day)
+        view = by_key.get(hold.service)
+        if hours and view is not None and view.task_definition:
+            saved.append(TaskHoursSaved(view, hours, KEPT_OFF))
+    on_spot = [view for view in services if view.fargate_spot_tasks and view.task_definition]
+    return saved + [TaskHoursSaved(view, Decimal(24 * view.fargate_spot_tasks), ON_SPOT) for view in on_spot]
+
+
+def priced_savings(saved: Iterable[TaskHoursSaved], sizes: dict[str, TaskSize], region: str) -> list[Saving]:
+    """Each saving at Fargate on-demand rates for its task size; Spot's at FARGATE_SPOT_DISCOUNT of that."""
+    savings = []
+    for item in saved:
+        cpu, memory, architecture = sizes[item.service.task_definition]
+        amount = price_task_hours(item.hours, cpu, memory, region, architecture)
+        if item.kind == ON_SPOT:
+            amount *= FARGATE_SPOT_DISCOUNT
+        savings.append(Saving(item.service.key, item.hours, amount, kind=item.kind))
+    return savings
+
+
+def running(services: Iterable[ServiceView]) -> list[ServiceView]:
+    return [view for view in services if view.exists and view.desired_count > 0]
+
+
+def oversized(
+    services: Sequence[ServiceView], utilisation: Sequence[tuple[float | None, float | None]]
+) -> list[Oversized]:
+    """Services whose average CPU and memory utilisation (in the same order) both stayed under IDLE_PERCENT."""
+    return [
+        Oversized(view.key, cpu, memory)
+        for view, (cpu, memory) in zip(services, utilisation, strict=True)
+        if cpu is not None and memory is not None and cpu < IDLE_PERCENT and memory < IDLE_PERCENT
+    ]

@@ -1,11 +1,16 @@
 """The morning cost digest: one Cost Explorer query (all its pages) and one forecast, whatever the number of
-services; what Steward saved; right-sizing hints; per-team copies. A failed query is said, never shown as zeros."""
+services; what Steward saved; right-sizing hints; per-team copies. A failed query is said, never shown as zeros.
+
+observe (Cost Explorer, Budgets, ECS, the holds, CloudWatch) -> decide (steward.domain.costs builds the digest) ->
+apply (the day's claim, then the posts) -> report (steward.reports.cost_report builds every message and the result).
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,28 +19,33 @@ from steward.adapters import costs as cost_actions
 from steward.adapters import ecs as ecs_actions
 from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
-from steward.adapters.costs import CostExplorer, CostsUnavailable
+from steward.adapters.costs import CostExplorer, CostsUnavailable, DigestDay, UnavailableNotice
 from steward.adapters.ecs import Ecs
-from steward.adapters.state import Key, StateStore, StateUnavailable
-from steward.domain import slack as blocks
+from steward.adapters.holding import Holds, WriteLimits
+from steward.adapters.slack import SlackNotifier
+from steward.adapters.state import StateStore
+from steward.apply import Applied, Change, Status, apply
 from steward.domain.costs import (
-    FARGATE_SPOT_DISCOUNT,
     CostRow,
     Digest,
+    KeptOff,
+    Oversized,
     Saving,
+    Unavailable,
     build_digest,
     digest_window,
-    price_task_hours,
-    render_digest,
-    service_line,
-    task_hours_within,
+    forecast_window,
+    oversized,
+    priced_savings,
+    running,
+    task_hours_saved,
 )
-from steward.domain.services import CHANNEL_TAG, ServiceView
+from steward.domain.services import ServiceView
+from steward.domain.slack import SlackMessage
 from steward.observability import logger, metrics
+from steward.reports.cost_report import digest_result, render_digest, team_messages, unavailable_message
 from steward.runtime import Runtime
 from steward.settings import CostReportSettings
-
-IDLE_PERCENT = 20.0
 
 # sts:GetCallerIdentity needs no permission.
 IAM_ACTIONS = (
@@ -51,190 +61,123 @@ class DigestUnavailable(RuntimeError):
     """The digest could not be built; the team was told why in Slack."""
 
 
-def _first_to_say_unavailable(rt: Runtime[CostReportSettings], today: date, reason: str, now: datetime) -> bool:
-    """Lambda retries a failed digest twice: the team hears about it once a day (or, with no state table, each time)."""
-    if rt.settings.dry_run:
-        return True
-    try:
-        return rt.state.put_new(
-            Key(pk="digest-unavailable", sk=today.isoformat()), {"reason": reason}, expires=now + timedelta(days=2)
-        )
-    except StateUnavailable:
-        return True
+class DigestNotPosted(RuntimeError):
+    """Slack did not take the digest; the day's claim is released, so a retry of the schedule may post it."""
+
+
+@dataclass(frozen=True)
+class Adapters:
+    costs: CostExplorer
+    ecs: Ecs
+    holds: Holds
+    state: StateStore
+
+
+def connect(rt: Runtime[CostReportSettings]) -> Adapters:
+    ecs = Ecs(rt.aws)
+    # The digest only reads the holds: their write limits never come into play.
+    return Adapters(CostExplorer(rt.aws), ecs, Holds(ecs, rt.state, WriteLimits.per_second(1)), rt.state)
+
+
+@dataclass(frozen=True)
+class Spend:
+    """What Cost Explorer and Budgets say: the window's daily rows, in how many pages, the forecast and the budget."""
+
+    rows: list[CostRow]
+    pages: int
+    forecast: tuple[Decimal, str] | str
+    budget: tuple[str, Decimal, str] | None
+
+    @property
+    def cost_explorer_requests(self) -> int:
+        return self.pages + 1  # every page of the one query, and the forecast
 
 
 def run_digest(rt: Runtime[CostReportSettings], now: datetime) -> dict[str, Any]:
-    today = now.astimezone(UTC).date()
-    start, end = digest_window(today)
-    costs = CostExplorer(rt.aws)
-    try:
-        daily, pages = costs.daily_costs(start, end, rt.settings.cost_tag_key, rt.settings.cost_metric)
-    except CostsUnavailable as error:
-        reason = str(error)
-        if _first_to_say_unavailable(rt, today, reason, now):
-            rt.slack.post(
-                blocks.SlackMessage(
-                    text=f"cost digest unavailable: {reason}",
-                    blocks=(blocks.section(f"*Cost digest unavailable:* {blocks.escape(reason)}"),),
-                )
-            )
-        metrics.add_metric(name="DigestFailures", unit=MetricUnit.Count, value=1)
-        raise DigestUnavailable(f"cost digest unavailable: {reason}") from error
-    month_start = today.replace(day=1)
-    next_month = (month_start + timedelta(days=32)).replace(day=1)
-    forecast = costs.month_forecast(today, next_month, rt.settings.cost_metric)
-    account = rt.aws.sts.get_caller_identity()["Account"]
-    budget = costs.budget_limit(account, rt.settings.environment)
-
-    services = Ecs(rt.aws).all_services()
-    savings = savings_yesterday(rt, services, now)
-    hints = right_sizing_hints(rt, costs, services, now)
-    rows = [CostRow(r.day, r.tag_value, r.amount, r.unit, r.estimated) for r in daily]
-    digest = build_digest(rows, today, forecast=forecast, budget=budget, savings=savings, hints=hints)
-    message = render_digest(digest, rt.settings.environment, rt.settings.top_services, dry_run=rt.settings.dry_run)
-
-    metrics.add_metric(name="CostExplorerRequests", unit=MetricUnit.Count, value=pages + 1)
-    if rt.settings.dry_run:
+    adapters, settings, today = connect(rt), rt.settings, now.astimezone(UTC).date()
+    spend = observe_spend(rt, adapters, today, now)
+    services = adapters.ecs.all_services()
+    digest = build_digest(
+        spend.rows,
+        today,
+        forecast=spend.forecast,
+        budget=spend.budget,
+        savings=savings_yesterday(adapters, services, now, settings.aws_region),
+        hints=right_sizing_hints(adapters, services, now),
+    )
+    message = render_digest(digest, settings.environment, settings.top_services, dry_run=settings.dry_run)
+    metrics.add_metric(name="CostExplorerRequests", unit=MetricUnit.Count, value=spend.cost_explorer_requests)
+    teams = team_messages(digest, services, settings.cost_tag_key)
+    applied = publish(rt, adapters, digest, partial(_post, rt.slack, message, teams), now)
+    if applied.status is Status.DRY_RUN:
         logger.info("cost digest (dry run)", extra={"text": message.text})
-    else:
-        # One digest a day, however often the schedule delivers: the first delivery claims the day.
-        claim = Key(pk="digest", sk=digest.yesterday.isoformat())
-        if not rt.state.put_new(claim, {"posted_at": now.isoformat()}, expires=now + timedelta(days=40)):
-            return {
-                "outcome": "duplicate",
-                "yesterday": digest.yesterday.isoformat(),
-                "reason": "this day's digest was already posted",
-            }
-        if rt.slack.post(message) is None and rt.slack.enabled:
-            rt.state.delete(claim)  # Slack failed: a retry of the schedule may post it
-        for channel, team_message in team_messages(digest, services, rt.settings.cost_tag_key).items():
-            rt.slack.post(blocks.SlackMessage(text=team_message.text, blocks=team_message.blocks, channel=channel))
+    elif applied.status is not Status.DUPLICATE:
         metrics.add_metric(name="DigestsPosted", unit=MetricUnit.Count, value=1)
-    return {
-        "outcome": "dry-run" if rt.settings.dry_run else "posted",
-        "yesterday": digest.yesterday.isoformat(),
-        "total": f"{digest.total_yesterday}",
-        "unit": digest.unit,
-        "services": len(digest.services),
-        "cost_explorer_requests": pages + 1,
-        "message": {
-            "text": message.text,
-            "blocks": list(message.blocks),
-            "replies": [list(r.blocks) for r in message.replies],
-        },
-    }
+    return digest_result(applied, message, spend.cost_explorer_requests)
 
 
-def savings_yesterday(rt: Runtime[CostReportSettings], services: list[ServiceView], now: datetime) -> list[Saving]:
-    """Task-hours kept off yesterday (held now, or started since), priced from each service's task size."""
+def observe_spend(rt: Runtime[CostReportSettings], adapters: Adapters, today: date, now: datetime) -> Spend:
+    """The one Cost Explorer query; if it fails the team is told and the digest stops here (DigestUnavailable)."""
+    settings = rt.settings
+    try:
+        daily, pages = adapters.costs.daily_costs(*digest_window(today), settings.cost_tag_key, settings.cost_metric)
+    except CostsUnavailable as error:
+        tell_unavailable(rt, adapters, Unavailable(str(error)), today, now)
+        raise DigestUnavailable(f"cost digest unavailable: {error}") from error
+    forecast = adapters.costs.month_forecast(*forecast_window(today), settings.cost_metric)
+    budget = adapters.costs.budget_limit(adapters.costs.account_id(), settings.environment)
+    rows = [CostRow(row.day, row.tag_value, row.amount, row.unit, row.estimated) for row in daily]
+    return Spend(rows, pages, forecast, budget)
+
+
+def tell_unavailable(
+    rt: Runtime[CostReportSettings], adapters: Adapters, unavailable: Unavailable, today: date, now: datetime
+) -> None:
+    """Once a day, through the day's notice claim; a dry run writes no claim and says so every time."""
+    claim = UnavailableNotice(adapters.state, today, unavailable.reason, now)
+    if apply(Change(unavailable, make=_told, claim=claim), dry_run=rt.settings.dry_run).changed:
+        rt.slack.post(unavailable_message(unavailable.reason))
+    metrics.add_metric(name="DigestFailures", unit=MetricUnit.Count, value=1)
+
+
+def _told() -> None:
+    """Posting the notice is the report's part; the claim already recorded that the team hears of it today."""
+
+
+def savings_yesterday(adapters: Adapters, services: list[ServiceView], now: datetime, region: str) -> list[Saving]:
+    """Task-hours kept off yesterday (held now, or ended since), priced from each service's task size."""
     yesterday = now.astimezone(UTC).date() - timedelta(days=1)
-    held: list[tuple[str, int, datetime, datetime]] = []
-    for item in rt.state.records("off-hours"):
-        if item.get("desired_count") and item.get("stopped_at"):
-            held.append(
-                (
-                    item["pk"].removeprefix("service#"),
-                    int(item["desired_count"]),
-                    datetime.fromisoformat(item["stopped_at"]),
-                    now,
-                )
-            )
-    for item in _savings_log(rt.state, yesterday):
-        held.append(
-            (
-                item["service"],
-                int(item["tasks"]),
-                datetime.fromisoformat(item["from"]),
-                datetime.fromisoformat(item["to"]),
-            )
-        )
-    by_key = {view.key: view for view in services}
-    ecs = Ecs(rt.aws)
-    sizes: dict[str, tuple[int, int, str]] = {}
-    savings: list[Saving] = []
-    for key, tasks, start, end in held:
-        hours = task_hours_within(tasks, start, end, yesterday)
-        view = by_key.get(key)
-        if not hours or view is None or not view.task_definition:
-            continue
-        if view.task_definition not in sizes:
-            sizes[view.task_definition] = ecs.task_size(view.task_definition)
-        cpu, memory, architecture = sizes[view.task_definition]
-        savings.append(Saving(key, hours, price_task_hours(hours, cpu, memory, rt.settings.aws_region, architecture)))
-    # Spot versus on-demand: the tasks each strategy puts on Fargate Spot, for the whole day.
-    for view in services:
-        if not view.fargate_spot_tasks or not view.task_definition:
-            continue
-        if view.task_definition not in sizes:
-            sizes[view.task_definition] = ecs.task_size(view.task_definition)
-        cpu, memory, architecture = sizes[view.task_definition]
-        hours = Decimal(24 * view.fargate_spot_tasks)
-        on_demand = price_task_hours(hours, cpu, memory, rt.settings.aws_region, architecture)
-        savings.append(Saving(view.key, hours, on_demand * FARGATE_SPOT_DISCOUNT, kind="on Spot"))
-    return savings
+    held = [
+        KeptOff(key, record.restore.desired_count, record.restore.stopped_at, now)
+        for key, record in adapters.holds.records().items()
+        if record.restore is not None
+    ]
+    saved = task_hours_saved([*held, *adapters.holds.kept_off_since(yesterday)], services, yesterday)
+    definitions = dict.fromkeys(item.service.task_definition for item in saved)  # each described once, in order
+    return priced_savings(saved, {name: adapters.ecs.task_size(name) for name in definitions}, region)
 
 
-def _savings_log(state: StateStore, since: Any) -> list[dict[str, Any]]:
-    return state.items_of("savings", from_sk=since.isoformat())
+def right_sizing_hints(adapters: Adapters, services: list[ServiceView], now: datetime) -> list[Oversized]:
+    """Running services whose 7-day average CPU and memory utilisation both stayed low."""
+    candidates = running(services)
+    return oversized(candidates, adapters.costs.utilisation(candidates, now - timedelta(days=7), now))
 
 
-def right_sizing_hints(
-    rt: Runtime[CostReportSettings], costs: CostExplorer, services: list[ServiceView], now: datetime
-) -> list[str]:
-    """Services whose 7-day average CPU and memory utilisation both stayed under IDLE_PERCENT."""
-    running = [view for view in services if view.exists and view.desired_count > 0]
-    queries = []
-    for index, view in enumerate(running):
-        for metric in ("CPUUtilization", "MemoryUtilization"):
-            queries.append(
-                {
-                    "Id": f"{metric[0].lower()}{index}",
-                    "MetricStat": {
-                        "Metric": {
-                            "Namespace": "AWS/ECS",
-                            "MetricName": metric,
-                            "Dimensions": [
-                                {"Name": "ClusterName", "Value": view.cluster},
-                                {"Name": "ServiceName", "Value": view.name},
-                            ],
-                        },
-                        "Period": 3600,
-                        "Stat": "Average",
-                    },
-                }
-            )
-    if not queries:
-        return []
-    averages = costs.metric_averages(queries, now - timedelta(days=7), now)
-    hints = []
-    for index, view in enumerate(running):
-        cpu, memory = averages.get(f"c{index}"), averages.get(f"m{index}")
-        if cpu is not None and memory is not None and cpu < IDLE_PERCENT and memory < IDLE_PERCENT:
-            hints.append(
-                f"{view.key}: 7-day average CPU {cpu:.0f}%, memory {memory:.0f}% — a smaller task size would do"
-            )
-    return hints
+def publish(
+    rt: Runtime[CostReportSettings], adapters: Adapters, digest: Digest, post: partial[None], now: datetime
+) -> Applied[Digest]:
+    """The day's digest, posted once: the first delivery claims the day; a post Slack refused gives the claim back."""
+    change = Change(digest, make=post, claim=DigestDay(adapters.state, digest.yesterday, now))
+    try:
+        return apply(change, dry_run=rt.settings.dry_run)
+    except DigestNotPosted as refused:  # apply released the claim on the way out
+        return Applied(digest, Status.FAILED, error=str(refused))
 
 
-def team_messages(digest: Digest, services: list[ServiceView], cost_tag_key: str) -> dict[str, blocks.SlackMessage]:
-    """A short copy for each steward:channel, with that team's services only."""
-    channel_of: dict[str, str] = {}
-    for view in services:
-        channel = view.tags.get(CHANNEL_TAG)
-        if channel:
-            channel_of[view.tags.get(cost_tag_key, view.name)] = channel
-    grouped: dict[str, list[str]] = defaultdict(list)
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for service in digest.services:
-        channel = channel_of.get(service.name)
-        if channel:
-            grouped[channel].append(service_line(service, digest.unit))
-            totals[channel] += service.yesterday
-    day = digest.yesterday.strftime("%a %d %b")
-    return {
-        channel: blocks.SlackMessage(
-            text=f"Your services cost {totals[channel]:.2f} {digest.unit} on {day}",
-            blocks=(blocks.section(f"*Your services, {day}*\n" + "\n".join(lines)),),
-        )
-        for channel, lines in grouped.items()
-    }
+def _post(slack: SlackNotifier, message: SlackMessage, teams: list[SlackMessage]) -> None:
+    """The digest to Steward's channel, then each team's copy; Slack refusing the digest itself undoes the claim."""
+    posted = slack.post(message)
+    for team in teams:
+        slack.post(team)
+    if posted is None and slack.enabled:
+        raise DigestNotPosted("Slack did not take the digest")

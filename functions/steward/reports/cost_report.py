@@ -1,0 +1,243 @@
+"""The cost digest in Slack, and what the handler returns: the digest for the environment's channel (top services,
+an exact 'other' row, every service in a thread reply), a short copy per team channel, and the notice when Cost
+Explorer could not answer. Pure: values in, messages out; every message fits Slack's limits however many services."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from steward.apply import Applied, Status
+from steward.domain import slack as blocks
+from steward.domain.budgets import money
+from steward.domain.costs import (
+    FARGATE_RATES_DATE,
+    FARGATE_SPOT_DISCOUNT,
+    KEPT_OFF,
+    ON_SPOT,
+    ZERO,
+    Digest,
+    Oversized,
+    Saving,
+    ServiceCosts,
+)
+from steward.domain.services import CHANNEL_TAG, ServiceView
+
+SPARK = "▁▂▃▄▅▆▇█"
+MAX_HINTS = 10
+MAX_MOVERS = 3
+
+
+def sparkline(values: Iterable[Decimal]) -> str:
+    points = list(values)
+    top = max(points, default=ZERO)
+    if top <= 0:
+        return SPARK[0] * len(points)
+    return "".join(SPARK[min(len(SPARK) - 1, int(value / top * (len(SPARK) - 1)))] for value in points)
+
+
+def change(now: Decimal, before: Decimal) -> str:
+    if before == 0:
+        return "new" if now > 0 else "-"
+    percent = (now - before) / before * 100
+    arrow = "▲" if percent > 0 else ("▼" if percent < 0 else "•")
+    return f"{arrow}{abs(percent):.0f}%"
+
+
+def service_line(service: ServiceCosts, unit: str) -> str:
+    name = blocks.escape(service.name)
+    return (
+        f"`{name}` {money(service.yesterday, unit)} · d/d {change(service.yesterday, service.day_before)}"
+        f" · w/w {change(service.yesterday, service.week_before)} · {sparkline(service.last_seven)}"
+        f" · MTD {money(service.month_to_date, unit)}"
+    )
+
+
+def render_digest(digest: Digest, environment: str, top: int, *, dry_run: bool = False) -> blocks.SlackMessage:
+    """Top `top` services, then one 'other (k services)' row whose sum is exact; every service in a thread reply."""
+    unit = digest.unit
+    title = f"{'[dry run] ' if dry_run else ''}Cost digest — {environment} — {digest.yesterday:%a %d %b %Y} (UTC)"
+    body: list[blocks.Block] = [
+        blocks.header(title),
+        *_summary(digest),
+        blocks.divider(),
+        *_chunked_sections(
+            "*By service* (yesterday · day over day · week over week · 7 days · month to date)",
+            _top_lines(digest, top),
+        ),
+        *_notes(digest),
+    ]
+    text = (
+        f"{title}: {money(digest.total_yesterday, unit)} yesterday, {money(digest.month_to_date, unit)} month to date"
+    )
+    return blocks.SlackMessage(text=text, blocks=tuple(body), replies=tuple(_replies(digest, top)))
+
+
+def _summary(digest: Digest) -> list[blocks.Block]:
+    unit, day = digest.unit, digest.yesterday
+    estimated = " _(estimated)_" if digest.estimated else ""
+    return [
+        blocks.section(
+            f"*Yesterday* {money(digest.total_yesterday, unit)}{estimated}\n"
+            f"*vs day before* {change(digest.total_yesterday, digest.total_day_before)}\n"
+            f"*vs last {day:%A}* {change(digest.total_yesterday, digest.total_week_before)}",
+            fields=[f"*Month to date* {money(digest.month_to_date, unit)}", f"*Forecast* {_forecast_text(digest)}"],
+        )
+    ]
+
+
+def _top_lines(digest: Digest, top: int) -> list[str]:
+    shown, rest = digest.services[:top], digest.services[top:]
+    lines = [service_line(service, digest.unit) for service in shown]
+    if rest:
+        other = sum((service.yesterday for service in rest), ZERO)
+        lines.append(f"`other ({len(rest)} services)` {money(other, digest.unit)} · full list in the thread")
+    return lines
+
+
+def _notes(digest: Digest) -> list[blocks.Block]:
+    """Top movers, savings, right-sizing hints and the estimate warning: each only when there is something to say."""
+    notes = []
+    movers = sorted((s for s in digest.services if s.day_change), key=lambda s: -abs(s.day_change))[:MAX_MOVERS]
+    if movers:
+        moved = ", ".join(
+            f"`{blocks.escape(s.name)}` {'+' if s.day_change > 0 else '-'}{money(abs(s.day_change), digest.unit)}"
+            for s in movers
+        )
+        notes.append(blocks.section(f"*Top movers* {moved}"))
+    if digest.savings:
+        notes.append(blocks.section(savings_text(digest.savings, digest.unit)))
+    if digest.hints:
+        hints = "\n".join(f"• {blocks.escape(hint_text(hint))}" for hint in digest.hints[:MAX_HINTS])
+        notes.append(blocks.section("*Right-sizing hints*\n" + hints))
+    if digest.estimated:
+        notes.append(blocks.context("Cost Explorer marks the most recent days as estimated; they can still change."))
+    return notes
+
+
+def _replies(digest: Digest, top: int) -> list[blocks.SlackMessage]:
+    """In the thread: every service when some were folded into 'other'; on the 1st, the month that just ended."""
+    unit, replies = digest.unit, []
+    if digest.services[top:]:
+        count, lines = len(digest.services), [service_line(s, unit) for s in digest.services]
+        replies.append(
+            blocks.SlackMessage(
+                text=f"All {count} services, {digest.yesterday:%a %d %b %Y}",
+                blocks=tuple(_chunked_sections(f"*All {count} services*", lines)),
+            )
+        )
+    if digest.previous_month:
+        label, total = digest.previous_month_label, sum((amount for _, amount in digest.previous_month), ZERO)
+        lines = [f"`{blocks.escape(name)}` {money(amount, unit)}" for name, amount in digest.previous_month]
+        replies.append(
+            blocks.SlackMessage(
+                text=f"{label}: {money(total, unit)}",
+                blocks=tuple(_chunked_sections(f"*{label}* — {money(total, unit)} in all", lines)),
+            )
+        )
+    return replies
+
+
+def savings_text(savings: tuple[Saving, ...], unit: str) -> str:
+    parts = []
+    for kind, words in (
+        (KEPT_OFF, "kept off by off-hours and budget actions"),
+        (ON_SPOT, "on Fargate Spot, not on-demand"),
+    ):
+        group = [s for s in savings if s.kind == kind]
+        if group:
+            amount, hours = sum((s.amount for s in group), ZERO), sum((s.task_hours for s in group), ZERO)
+            parts.append(f"{money(amount, unit)} for {hours:.0f} task-hours {words}")
+    total = money(sum((s.amount for s in savings), ZERO), unit)
+    basis = f"estimate at Fargate on-demand rates of {FARGATE_RATES_DATE}, Spot at {FARGATE_SPOT_DISCOUNT:.0%} off"
+    return f"*Saved yesterday* about {total}: " + "; ".join(parts) + f" _({basis})_"
+
+
+def hint_text(hint: Oversized) -> str:
+    return (
+        f"{hint.service}: 7-day average CPU {hint.cpu:.0f}%, memory {hint.memory:.0f}% — a smaller task size would do"
+    )
+
+
+def _forecast_text(digest: Digest) -> str:
+    if isinstance(digest.forecast, str):
+        return f"unavailable ({blocks.escape(digest.forecast)})"
+    amount, unit = digest.forecast
+    text = money(amount, unit)
+    if digest.budget is not None:
+        _, limit, budget_unit = digest.budget
+        text += f" of {money(limit, budget_unit)} budget ({amount / limit * 100:.0f}%)" if limit else ""
+    return text
+
+
+def _chunked_sections(heading: str, lines: list[str]) -> list[blocks.Block]:
+    """Lines packed into sections of at most 3000 characters, the heading on the first."""
+    sections: list[blocks.Block] = []
+    current = heading
+    for line in lines:
+        if len(current) + 1 + len(line) > blocks.MAX_SECTION_TEXT:
+            sections.append(blocks.section(current))
+            current = line
+        else:
+            current = f"{current}\n{line}"
+    sections.append(blocks.section(current))
+    return sections
+
+
+def team_messages(digest: Digest, services: Sequence[ServiceView], cost_tag_key: str) -> list[blocks.SlackMessage]:
+    """A short copy for each steward:channel, with that team's services only."""
+    channel_of: dict[str, str] = {}
+    for view in services:
+        channel = view.tags.get(CHANNEL_TAG)
+        if channel:
+            channel_of[view.tags.get(cost_tag_key, view.name)] = channel
+    grouped: dict[str, list[str]] = defaultdict(list)
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for service in digest.services:
+        channel = channel_of.get(service.name)
+        if channel:
+            grouped[channel].append(service_line(service, digest.unit))
+            totals[channel] += service.yesterday
+    day = digest.yesterday.strftime("%a %d %b")
+    return [
+        blocks.SlackMessage(
+            text=f"Your services cost {totals[channel]:.2f} {digest.unit} on {day}",
+            blocks=(blocks.section(f"*Your services, {day}*\n" + "\n".join(lines)),),
+            channel=channel,
+        )
+        for channel, lines in grouped.items()
+    ]
+
+
+def unavailable_message(reason: str) -> blocks.SlackMessage:
+    return blocks.SlackMessage(
+        text=f"cost digest unavailable: {reason}",
+        blocks=(blocks.section(f"*Cost digest unavailable:* {blocks.escape(reason)}"),),
+    )
+
+
+def digest_result(applied: Applied[Digest], message: blocks.SlackMessage, requests: int) -> dict[str, Any]:
+    """What the handler returns. A digest Slack refused still reads "posted", as it always has: its day's claim was
+    released, so the schedule's retry posts it."""
+    digest = applied.decision
+    if applied.status is Status.DUPLICATE:
+        return {
+            "outcome": "duplicate",
+            "yesterday": digest.yesterday.isoformat(),
+            "reason": "this day's digest was already posted",
+        }
+    return {
+        "outcome": "dry-run" if applied.status is Status.DRY_RUN else "posted",
+        "yesterday": digest.yesterday.isoformat(),
+        "total": f"{digest.total_yesterday}",
+        "unit": digest.unit,
+        "services": len(digest.services),
+        "cost_explorer_requests": requests,
+        "message": {
+            "text": message.text,
+            "blocks": list(message.blocks),
+            "replies": [list(r.blocks) for r in message.replies],
+        },
+    }
