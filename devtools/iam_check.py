@@ -331,6 +331,8 @@ def _condition_holds(operator: str, key: str, expected: Any, tags: Mapping[str, 
     wanted = as_tuple(expected)
     if operator == "StringEquals":
         ok = actual in wanted
+    elif operator == "StringEqualsIgnoreCase":
+        ok = actual is not None and actual.lower() in {w.lower() for w in wanted}
     elif operator == "StringLike":
         ok = actual is not None and any(glob_matches(w, actual) for w in wanted)
     else:

@@ -41,4 +41,6 @@ def test_no_mutating_action_is_granted_on_every_resource(function: str) -> None:
 
 def test_spot_fallback_may_only_change_opted_in_services() -> None:
     [shift] = [s for s in role("SpotFallbackFunction") if "ecs:UpdateService" in s.actions]
-    assert shift.condition == {"StringEquals": {"aws:ResourceTag/steward:spot-fallback": "on"}}
+    assert shift.condition == {
+        "StringEqualsIgnoreCase": {"aws:ResourceTag/steward:spot-fallback": ["on", "true", "yes"]}
+    }

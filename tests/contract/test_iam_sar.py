@@ -109,8 +109,10 @@ def test_spot_fallback_may_change_a_service_only_while_its_tag_opts_it_in() -> N
     service = "arn:aws:ecs:eu-central-1:123456789012:service/dev/api"
 
     assert denial(role, "ecs:UpdateService", service, tags={"steward:spot-fallback": "on"}) is None
-    assert "wants ['on']" in (denial(role, "ecs:UpdateService", service, tags={"steward:spot-fallback": "off"}) or "")
-    assert "wants ['on']" in (denial(role, "ecs:UpdateService", service, tags={}) or "")
+    assert denial(role, "ecs:UpdateService", service, tags={"steward:spot-fallback": "On"}) is None
+    wants = "wants ['on', 'true', 'yes']"
+    assert wants in (denial(role, "ecs:UpdateService", service, tags={"steward:spot-fallback": "off"}) or "")
+    assert wants in (denial(role, "ecs:UpdateService", service, tags={}) or "")
 
 
 def test_a_grant_aws_would_not_honour_fails_the_call_that_needs_it() -> None:

@@ -205,6 +205,19 @@ def test_services_steward_must_not_touch_are_left_alone_with_the_reason(
     assert ecs.updates == []
 
 
+@pytest.mark.parametrize("switched_on", ["On", "TRUE", "yes"])
+def test_a_service_opted_in_with_any_switch_word_falls_back_within_the_roles_grant(
+    ecs: EcsOverlay, lambda_context: Any, switched_on: str
+) -> None:
+    # The call checker fails the test where UpdateService is made if the role's tag condition would refuse it.
+    add_service(ecs, "llm-orchestrator", SPOT_BASE, **{"steward:spot-fallback": switched_on})
+
+    result = spot_fallback.lambda_handler(interruption(), lambda_context)
+
+    assert result["services"][0]["outcome"] == "fell back"
+    assert strategy_of(ecs, "llm-orchestrator") == [{"capacityProvider": "FARGATE", "weight": 2, "base": 2}]
+
+
 def test_code_deploy_services_are_left_alone(ecs: EcsOverlay, lambda_context: Any) -> None:
     session = boto3.session.Session()
     session.client("ecs").register_task_definition(

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from steward.domain.services import switch
 from steward.domain.spot import (
     MAX_WEIGHT,
     Episode,
@@ -173,3 +174,50 @@ def test_an_ec2_fallback_needs_the_on_demand_provider_associated_too() -> None:
 
     assert refusal is not None
     assert "asg-on-demand is not a capacity provider of cluster c" in refusal.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("on", True),
+        ("On", True),
+        (" TRUE ", True),
+        ("yes", True),
+        ("off", False),
+        ("No", False),
+        ("FALSE", False),
+        ("", None),
+        ("enabled", None),
+        (None, None),
+    ],
+)
+def test_switch_tags_read_true_false_on_off_yes_no_in_any_case(value: str | None, expected: bool | None) -> None:
+    assert switch(value) is expected
+
+
+@pytest.mark.parametrize("value", ["on", "On", "ON", "true", "True", "yes", "YES"])
+def test_every_switch_word_for_on_opts_a_service_in(value: str) -> None:
+    svc = service(s(("FARGATE_SPOT", 1, 0)), tags={"steward:spot-fallback": value})
+
+    assert judge_fallback(svc, SPOT, "FARGATE").act
+
+
+@pytest.mark.parametrize("value", ["off", "No", "false", "", "enabled"])
+def test_a_service_switched_off_or_with_no_switch_word_is_not_opted_in(value: str) -> None:
+    svc = service(s(("FARGATE_SPOT", 1, 0)), tags={"steward:spot-fallback": value})
+
+    verdict = judge_fallback(svc, SPOT, "FARGATE")
+
+    assert not verdict.act
+    assert "not opted in" in verdict.reason
+
+
+def test_an_opt_in_with_spaces_around_it_is_refused_in_slack_with_the_value_to_set() -> None:
+    # IAM compares the tag value as written: the role's grant would refuse UpdateService for " on ".
+    svc = service(s(("FARGATE_SPOT", 1, 0)), tags={"steward:spot-fallback": " on "})
+
+    verdict = judge_fallback(svc, SPOT, "FARGATE")
+
+    assert not verdict.act
+    assert verdict.notify
+    assert "spaces" in verdict.reason

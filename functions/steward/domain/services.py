@@ -101,3 +101,12 @@ def keep_awake_until(service: ServiceView) -> datetime | None:
 def kept_awake(service: ServiceView, now: datetime) -> bool:
     until = keep_awake_until(service)
     return until is not None and until > now
+
+
+SWITCH_WORDS = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}
+
+
+def switch(value: str | None) -> bool | None:
+    """A switch tag's value: true/on/yes or false/off/no in any case, spaces around it ignored; None for anything
+    else (or no tag), so each capability keeps its own default."""
+    return SWITCH_WORDS.get(value.strip().lower()) if value is not None else None

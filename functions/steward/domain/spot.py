@@ -4,9 +4,12 @@ capacity, and is Spot stable enough to go back."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from steward.domain.services import switch
 
 SPOT_FALLBACK_TAG = "steward:spot-fallback"
 ON_DEMAND_PROVIDER_TAG = "steward:on-demand-provider"
@@ -137,32 +140,86 @@ def unassociated_refusal(service: SpotService, fallback: Strategy, associated: f
 
 
 def judge_fallback(service: SpotService, spot_providers: set[str], on_demand: str | None) -> Verdict:
-    """May Steward shift this service to on-demand, and to what? Every refusal says why."""
-    if service.status != "ACTIVE":
-        return Verdict(False, f"service is {service.status}")
-    if service.tags.get(SPOT_FALLBACK_TAG, "").lower() != "on":
-        return Verdict(False, "not opted in (steward:spot-fallback is not 'on')")
-    if service.deployment_controller != "ECS":
+    """May Steward shift this service to on-demand, and to what? Every refusal says why: the first rule that refuses
+    decides."""
+    for rule in FALLBACK_RULES:
+        refusal = rule(service, spot_providers, on_demand)
+        if refusal is not None:
+            return refusal
+    return Verdict(
+        True, "Spot capacity failed the service", fallback_strategy(service.strategy, spot_providers, on_demand or "")
+    )
+
+
+def _inactive(service: SpotService, spot: set[str], on_demand: str | None) -> Verdict | None:
+    return Verdict(False, f"service is {service.status}") if service.status != "ACTIVE" else None
+
+
+def _not_opted_in(service: SpotService, spot: set[str], on_demand: str | None) -> Verdict | None:
+    value = service.tags.get(SPOT_FALLBACK_TAG, "")
+    if switch(value) is not True:
+        return Verdict(False, "not opted in (steward:spot-fallback is not on, true or yes)")
+    if value != value.strip():
+        # IAM compares the tag value as written (StringEqualsIgnoreCase), so the role may not update this service.
         return Verdict(
-            False, f"{service.deployment_controller} deployment controller: its strategy is not Steward's to change"
+            False,
+            f"steward:spot-fallback is {value!r}, with spaces around it; set it to 'on' for Steward to act",
+            notify=True,
         )
+    return None
+
+
+def _not_ecs_controlled(service: SpotService, spot: set[str], on_demand: str | None) -> Verdict | None:
+    if service.deployment_controller == "ECS":
+        return None
+    return Verdict(
+        False, f"{service.deployment_controller} deployment controller: its strategy is not Steward's to change"
+    )
+
+
+def _launch_type(service: SpotService, spot: set[str], on_demand: str | None) -> Verdict | None:
     if service.launch_type and not service.strategy:
         return Verdict(False, f"uses launch type {service.launch_type}, not a capacity provider strategy")
+    return None
+
+
+def _scaled_to_zero(service: SpotService, spot: set[str], on_demand: str | None) -> Verdict | None:
     if service.desired_count == 0:
         return Verdict(False, "desired count 0 (scaled to zero or held off by off-hours)")
-    on_spot = {item.provider for item in service.strategy} & spot_providers
-    if not on_spot:
-        return Verdict(False, f"no Spot provider in its strategy ({describe_strategy(service.strategy)})")
-    if on_demand is None:
-        return Verdict(
-            False, "no on-demand capacity provider to fall back to; tag steward:on-demand-provider", notify=True
-        )
+    return None
+
+
+def _no_spot(service: SpotService, spot: set[str], on_demand: str | None) -> Verdict | None:
+    if {item.provider for item in service.strategy} & spot:
+        return None
+    return Verdict(False, f"no Spot provider in its strategy ({describe_strategy(service.strategy)})")
+
+
+def _no_on_demand(service: SpotService, spot: set[str], on_demand: str | None) -> Verdict | None:
+    if on_demand is not None:
+        return None
+    return Verdict(False, "no on-demand capacity provider to fall back to; tag steward:on-demand-provider", notify=True)
+
+
+def _mixed_kinds(service: SpotService, spot: set[str], on_demand: str | None) -> Verdict | None:
     fargate = {FARGATE, FARGATE_SPOT}
-    if (on_demand in fargate) != bool(on_spot & fargate):
-        return Verdict(False, f"{on_demand} would mix Fargate and Auto Scaling group providers", notify=True)
-    return Verdict(
-        True, "Spot capacity failed the service", fallback_strategy(service.strategy, spot_providers, on_demand)
-    )
+    on_spot = {item.provider for item in service.strategy} & spot
+    if (on_demand in fargate) == bool(on_spot & fargate):
+        return None
+    return Verdict(False, f"{on_demand} would mix Fargate and Auto Scaling group providers", notify=True)
+
+
+# In the order they are asked: the first refusal is the reason given.
+FALLBACK_RULES: tuple[Callable[[SpotService, set[str], str | None], Verdict | None], ...] = (
+    _inactive,
+    _not_opted_in,
+    _not_ecs_controlled,
+    _launch_type,
+    _scaled_to_zero,
+    _no_spot,
+    _no_on_demand,
+    _mixed_kinds,
+)
 
 
 def on_demand_for(service: SpotService, spot_providers: set[str]) -> str | None:
