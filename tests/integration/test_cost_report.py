@@ -379,3 +379,36 @@ def test_a_team_with_a_steward_channel_gets_its_own_services(
     assert len(team) == 1
     assert "frontend" in json.dumps(team[0].blocks)
     assert "api-gateway" not in json.dumps(team[0].blocks)
+
+
+def test_a_digest_slack_refused_is_posted_by_the_next_delivery_of_the_same_morning(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    queue(window(lambda day: {"api-gateway": "10.00"}), window(lambda day: {"api-gateway": "10.00"}))
+    slack.down = True
+    digest(lambda_context)
+    slack.down = False
+
+    retry = digest(lambda_context)
+
+    assert retry["outcome"] == "posted"
+    assert [m.text for m in slack.messages] == [retry["message"]["text"]]
+    assert digest(lambda_context)["outcome"] == "duplicate"  # the day is claimed once the digest was posted
+
+
+def test_a_dry_run_says_the_digest_is_unavailable_every_time_and_remembers_nothing(
+    aws: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRY_RUN", "true")
+
+    def deny(**kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetCostAndUsage")
+
+    shared_aws().ce.meta.events.register("before-call.ce.GetCostAndUsage", deny)
+
+    for _ in range(2):
+        with pytest.raises(cost_report.cost_report.DigestUnavailable):
+            digest(lambda_context)
+
+    assert [m.text for m in slack.messages] == ["cost digest unavailable: AccessDeniedException: no"] * 2
+    assert boto3.client("dynamodb").scan(TableName="steward-test-state")["Items"] == []

@@ -107,3 +107,50 @@ def test_a_forecast_that_cannot_be_added_to_the_actuals_is_not_shown_as_a_sum() 
     )
     assert "EUR" in str(month_end_forecast(november, today, (Decimal(30), "EUR")))
     assert month_end_forecast([], today, (Decimal(30), "USD")) == (Decimal(30), "USD")
+
+
+def test_savings_price_yesterdays_kept_off_hours_and_a_full_day_of_spot_tasks_for_services_that_still_exist() -> None:
+    from steward.domain.costs import KeptOff, Saving, priced_savings, task_hours_saved
+    from steward.domain.services import ServiceView
+
+    day = date(2026, 11, 27)
+    api = ServiceView("dev", "api", "arn:api", 2, {}, task_definition="api:3")
+    worker = ServiceView("dev", "worker", "arn:worker", 4, {}, task_definition="worker:1", fargate_spot_tasks=3)
+    held_now = KeptOff(
+        "dev/api", 2, datetime(2026, 11, 26, 19, 0, tzinfo=UTC), datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+    )
+    gone = KeptOff(
+        "dev/retired", 5, datetime(2026, 11, 26, 19, 0, tzinfo=UTC), datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+    )
+    last_week = KeptOff(
+        "dev/api", 2, datetime(2026, 11, 19, 19, 0, tzinfo=UTC), datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    )
+
+    saved = task_hours_saved([held_now, gone, last_week], [api, worker], day)
+    savings = priced_savings(saved, {"api:3": (1024, 2048, "X86_64"), "worker:1": (512, 1024, "ARM64")}, "eu-central-1")
+
+    assert savings == [
+        Saving("dev/api", Decimal(48), price_task_hours(Decimal(48), 1024, 2048, "eu-central-1")),
+        Saving(
+            "dev/worker",
+            Decimal(72),
+            price_task_hours(Decimal(72), 512, 1024, "eu-central-1", "ARM64") * Decimal("0.70"),
+            kind="on Spot",
+        ),
+    ]
+
+
+def test_a_running_service_is_oversized_only_when_both_cpu_and_memory_stayed_under_twenty_percent() -> None:
+    from steward.domain.costs import Oversized, oversized, running
+    from steward.domain.services import ServiceView
+
+    services = [
+        ServiceView("dev", name, f"arn:{name}", desired, {})
+        for name, desired in (("idle", 1), ("busy", 1), ("quiet", 1), ("stopped", 0))
+    ]
+    candidates = running(services)
+
+    hints = oversized(candidates, [(5.0, 8.0), (5.0, 45.0), (3.0, None)])
+
+    assert [view.name for view in candidates] == ["idle", "busy", "quiet"]
+    assert hints == [Oversized("dev/idle", 5.0, 8.0)]
