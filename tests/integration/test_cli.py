@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 from devtools.platform import seed_reference_platform
 
 from steward.cli import EXIT_AWS, EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
-from tests.conftest import EVENTS, OFFICE_HOURS
+from steward.handlers import off_hours
+from tests.conftest import EVENTS, OFFICE_HOURS, SCHEDULES_PARAMETER
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -68,6 +70,48 @@ def test_plan_shows_what_the_next_tick_would_do_and_changes_nothing(aws: None) -
     assert "pyairtable-dev/api-gateway" in output
     lines = [line for line in output.splitlines() if line.startswith("pyairtable-dev/")]
     assert all("  stop  " in line and "stop Fri 2026-11-27 20:00 Europe/Berlin" in line for line in lines)
+    desired = boto3.client("ecs").describe_services(cluster="pyairtable-dev", services=["api-gateway"])["services"][0][
+        "desiredCount"
+    ]
+    assert desired == 2
+
+
+def test_the_plan_is_what_the_tick_then_does(aws: None, lambda_context: Any) -> None:
+    # Given the reference platform, one service kept awake through the evening
+    seed_reference_platform(boto3.session.Session())
+    ecs = boto3.client("ecs")
+    arn = ecs.describe_services(cluster="pyairtable-dev", services=["frontend"])["services"][0]["serviceArn"]
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "steward:keep-awake-until", "value": "2026-11-27T23:00:00Z"}])
+
+    # When the plan for the evening is asked for, then the evening tick runs
+    _, output = run("plan", "off-hours", "--at", "2026-11-27T19:00:00Z")
+    result = off_hours.lambda_handler(
+        {"source": "steward.scheduler", "task": "off-hours-tick", "now": "2026-11-27T19:00:00Z"}, lambda_context
+    )
+
+    # Then the tick stopped exactly what the plan said it would stop, for the reasons it gave
+    rows = [re.split(r"\s{2,}", line, maxsplit=2) for line in output.splitlines() if line.startswith("pyairtable-dev/")]
+    planned_stops = {service: why for service, action, why in rows if action == "stop"}
+    assert {s["service"]: s["reason"] for s in result["stopped"]} == planned_stops
+    assert "pyairtable-dev/frontend" not in planned_stops
+    assert len(planned_stops) == 7
+
+
+def test_plan_with_a_broken_schedules_document_says_nothing_would_change_and_exits_1(aws: None) -> None:
+    # Given a schedules document naming a timezone that does not exist
+    seed_reference_platform(boto3.session.Session())
+    document = {"office-hours": {**OFFICE_HOURS["office-hours"], "timezone": "Europe/Berlinn"}}
+    boto3.client("ssm").put_parameter(
+        Name=SCHEDULES_PARAMETER, Overwrite=True, Type="String", Value=json.dumps(document)
+    )
+
+    # When the plan is asked for
+    code, output = run("plan", "off-hours", "--at", "2026-11-27T19:00:00Z")
+
+    # Then it names the problem, exits 1 and nothing was stopped
+    assert code == EXIT_INVALID
+    assert output.startswith("off-hours would change nothing: ")
+    assert "Europe/Berlinn" in output
     desired = boto3.client("ecs").describe_services(cluster="pyairtable-dev", services=["api-gateway"])["services"][0][
         "desiredCount"
     ]

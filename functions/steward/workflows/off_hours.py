@@ -109,7 +109,8 @@ def change(verdict: Verdict, holds: Holds, now: datetime) -> Change[Verdict]:
     service, decision = verdict.service, verdict.decision
     restore = decision.restore
     if decision.action is Action.STOP and restore is not None:
-        claim = HoldClaim(holds, service, restore) if decision.new_hold else None  # an interrupted stop holds it
+        # An interrupted stop's record is already stored: only a new hold has a record to claim.
+        claim = HoldClaim(holds, service, restore) if decision.new_hold else None
         return Change(verdict, make=partial(holds.stop, service, restore), claim=claim)
     if decision.action is Action.START and restore is not None:
         start = partial(holds.restore, service, restore, keep_count=decision.keep_count, now=now)
@@ -119,9 +120,9 @@ def change(verdict: Verdict, holds: Holds, now: datetime) -> Change[Verdict]:
     return Change(verdict)
 
 
-def act(change: Change[Verdict], *, dry_run: bool) -> Outcome:
+def act(planned: Change[Verdict], *, dry_run: bool) -> Outcome:
     # One service's AWS error is reported, never raised: the next tick retries it (its hold claim stays, see HoldClaim).
-    applied = apply(change, dry_run=dry_run, raise_transient=False)
+    applied = apply(planned, dry_run=dry_run, raise_transient=False)
     if applied.status is not Status.FAILED:
         return Outcome(applied)
     verdict = applied.decision
