@@ -398,3 +398,65 @@ def test_a_throttled_update_service_leaves_no_claim_nor_cooldown_and_the_retry_r
     assert retried["outcome"] == "rolled back"
     assert platform.ecs.deployments[(CLUSTER, "api-gateway")][-1]["taskDefinition"].endswith(":40")
     assert sum(m.text.startswith("Rolled back pyairtable-dev/api-gateway") for m in slack.messages) == 1
+
+
+# Each error's description in the ECS API Reference, StopServiceDeployment, Errors (no captured message text exists).
+STOP_REFUSALS = {
+    "ConflictException": "The request could not be processed because of conflict in the current state of the resource.",
+    "ServiceDeploymentNotFoundException": "The service deploy ARN that you specified in the StopServiceDeployment"
+    " doesn't exist. You can use ListServiceDeployments to retrieve the service deployment ARNs.",
+    "InvalidParameterException": "The specified parameter isn't valid. Review the available parameters for the API"
+    " request.",
+}
+
+
+def refuses_the_stop(platform: Platform, code: str, *, finished: bool = True) -> None:
+    """ECS refuses StopServiceDeployment with `code`; with `finished`, the deployment reached steady state between
+    ListServiceDeployments and the stop."""
+
+    def stop_service_deployment(**kwargs: Any) -> Any:
+        if finished:
+            platform.ecs.complete(CLUSTER, "api-gateway")
+        raise ClientError(
+            {"Error": {"Code": code, "Message": STOP_REFUSALS[code]}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+            "StopServiceDeployment",
+        )
+
+    platform.ecs.stop_service_deployment = stop_service_deployment  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("code", sorted(STOP_REFUSALS))
+def test_a_deployment_that_finishes_before_steward_stops_it_is_a_quiet_no_rollback_not_a_failure(
+    platform: Platform, slack: SlackStandIn, code: str
+) -> None:
+    platform.deploy(40, T0)
+    platform.deploy(42, T0 + timedelta(hours=2), complete_after=None)
+    posted = len(slack.messages)
+    refuses_the_stop(platform, code)
+    event = alarm_event(T0 + timedelta(hours=2, minutes=3))
+
+    result = platform.handle(event)
+    again = platform.handle(event)
+
+    assert result == {
+        "outcome": "no rollback",
+        "service": f"{CLUSTER}/api-gateway",
+        "reason": "the deployment finished meanwhile",
+    }
+    assert again["outcome"] == "duplicate"  # the episode stays answered
+    assert len(slack.messages) == posted  # no "rollback failed" for a deployment that simply finished
+    assert not any("taskDefinition" in update for update in platform.ecs.updates)
+
+
+def test_a_stop_refused_while_the_deployment_is_still_in_progress_is_reported_as_a_failed_rollback(
+    platform: Platform, slack: SlackStandIn
+) -> None:
+    platform.deploy(40, T0)
+    platform.deploy(42, T0 + timedelta(hours=2), complete_after=None)
+    refuses_the_stop(platform, "InvalidParameterException", finished=False)
+
+    result = platform.handle(alarm_event(T0 + timedelta(hours=2, minutes=3)))
+
+    assert result["outcome"] == "failed"
+    assert "InvalidParameterException" in result["reason"]
+    assert slack.messages[-1].text.startswith("No rollback for pyairtable-dev/api-gateway: rollback failed:")

@@ -6,12 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 from steward.domain.rollback import (
     Deployment,
+    LiveDeployment,
     Move,
     RollbackContext,
+    RollbackMarker,
+    RollbackService,
     app_deployments,
     decide_rollback,
     is_scaling_alarm,
     newer,
+    resolved_deployment,
 )
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -106,3 +110,30 @@ def test_the_alarms_auto_scaling_creates_for_its_policies_are_scaling_alarms_and
     assert is_scaling_alarm("api-cpu", f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy}.")
     assert not is_scaling_alarm("api-gateway-5xx", "api-gateway answers with 5xx after a deploy")
     assert not is_scaling_alarm("api-gateway-TargetTracking-like", "")
+
+
+def test_a_rollback_decision_carries_the_marker_that_starts_its_cooldown() -> None:
+    decision = decide_rollback(
+        context(dep(40, 0), dep(42, 120), alarm_minutes=140, alarm="api-gateway-5xx"), target_is_active=True
+    )
+    assert decision.marker == RollbackMarker(
+        to=TD.format(40), from_=TD.format(42), at=T0 + timedelta(minutes=140), alarm="api-gateway-5xx"
+    )
+    assert decide_rollback(context(dep(40, 0), dep(42, 120), alarm_minutes=200)).marker is None
+
+
+def test_a_deployment_takes_its_task_definition_from_ecs_and_is_stewards_when_the_marker_names_it() -> None:
+    event_only = Deployment("ecs-svc/9", "", "COMPLETED", T0 + timedelta(minutes=6), T0 + timedelta(minutes=6))
+    live = RollbackService(
+        tags={},
+        task_definition=TD.format(40),
+        deployments=(LiveDeployment("ecs-svc/1", "PRIMARY", TD.format(40), T0),),
+    )
+    marker = RollbackMarker(to=TD.format(40), from_=TD.format(42), at=T0 - timedelta(minutes=1), alarm="a")
+
+    resolved = resolved_deployment(event_only, live, marker)
+
+    # Not listed by id, but completed: the PRIMARY deployment's task definition and start.
+    assert (resolved.task_definition, resolved.started_at, resolved.by_steward) == (TD.format(40), T0, True)
+    assert not resolved_deployment(event_only, live, None).by_steward
+    assert resolved_deployment(event_only, None, None) == event_only

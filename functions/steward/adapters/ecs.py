@@ -6,11 +6,16 @@ The *_ACTIONS sets list the IAM actions each part calls, so the template's grant
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
-from steward.adapters.aws import AwsClients
+from botocore.exceptions import ClientError
+
+from steward.adapters.aws import AwsClients, is_transient
+from steward.domain.rollback import ALARM_SERVICE_TAG, LiveDeployment, RollbackService
 from steward.domain.services import ScalableTarget, ServiceView
 from steward.domain.spot import FARGATE_SPOT, SpotService, Strategy, StrategyItem, spot_tasks
+from steward.observability import logger
 
 # The IAM actions each class calls; the functions' roles in template.yaml must grant exactly their union.
 INVENTORY_ACTIONS = frozenset({"ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices"})
@@ -215,6 +220,34 @@ TASK_SIZE_ACTIONS = frozenset({"ecs:DescribeTaskDefinition"})
 class RollbackEcs(Ecs):
     """The calls deploy rollback makes."""
 
+    # ECS API Reference, StopServiceDeployment, Errors: how ECS may refuse to stop a deployment that is no longer
+    # stoppable (Developer Guide, "Stopping Amazon ECS service deployments": pending, in progress or being stopped).
+    STOP_REFUSALS = frozenset({"ConflictException", "ServiceDeploymentNotFoundException", "InvalidParameterException"})
+
+    def rollback_service(self, cluster: str, service: str) -> RollbackService | None:
+        """The service as a rollback sees it: tags, task definition, live deployments, ECS's own alarm rollback."""
+        raw = self.describe_raw(cluster, service)
+        if raw is None:
+            return None
+        alarms = (raw.get("deploymentConfiguration") or {}).get("alarms") or {}
+        watched = (alarms.get("alarmNames") or []) if alarms.get("enable") and alarms.get("rollback") else []
+        return RollbackService(
+            tags={tag["key"]: tag.get("value", "") for tag in raw.get("tags") or []},
+            task_definition=str(raw.get("taskDefinition", "")),
+            deployments=tuple(self._live_deployment(item) for item in raw.get("deployments") or []),
+            ecs_rollback_alarms=frozenset(watched),
+        )
+
+    @staticmethod
+    def _live_deployment(raw: dict[str, Any]) -> LiveDeployment:
+        created = raw.get("createdAt")
+        return LiveDeployment(
+            deployment_id=str(raw.get("id", "")),
+            status=str(raw.get("status", "")),
+            task_definition=str(raw.get("taskDefinition", "")),
+            created_at=created if isinstance(created, datetime) else None,
+        )
+
     def task_definition_status(self, task_definition: str) -> str:
         response = self._aws.ecs.describe_task_definition(taskDefinition=task_definition)
         return str(response["taskDefinition"].get("status", "ACTIVE"))
@@ -224,17 +257,36 @@ class RollbackEcs(Ecs):
         self._aws.ecs.update_service(cluster=cluster, service=service, taskDefinition=task_definition)
 
     def stop_deployment_with_rollback(self, cluster: str, service: str) -> str | None:
-        """Stop the service's in-progress deployment with a rollback; its ARN, or None when none is in progress."""
-        listed = self._aws.ecs.list_service_deployments(cluster=cluster, service=service, status=["IN_PROGRESS"])
-        arns = [d["serviceDeploymentArn"] for d in listed.get("serviceDeployments", [])]
+        """Stop the service's in-progress deployment with a rollback; its ARN, or None when none is in progress,
+        also when it finished between the listing and the stop."""
+        arns = self._deployments_in_progress(cluster, service)
         if not arns:
             return None
-        self._aws.ecs.stop_service_deployment(serviceDeploymentArn=arns[0], stopType="ROLLBACK")
-        return str(arns[0])
+        try:
+            self._aws.ecs.stop_service_deployment(serviceDeploymentArn=arns[0], stopType="ROLLBACK")
+        except ClientError as error:
+            refused = error.response.get("Error", {}).get("Code") in self.STOP_REFUSALS
+            # A refusal means "finished meanwhile" only once ECS no longer lists the deployment as in progress.
+            if not refused or arns[0] in self._deployments_in_progress(cluster, service):
+                raise
+            return None
+        return arns[0]
 
-    def alarm_tags(self, alarm_arn: str) -> dict[str, str]:
-        response = self._aws.cloudwatch.list_tags_for_resource(ResourceARN=alarm_arn)
-        return {tag["Key"]: tag["Value"] for tag in response.get("Tags", [])}
+    def _deployments_in_progress(self, cluster: str, service: str) -> list[str]:
+        listed = self._aws.ecs.list_service_deployments(cluster=cluster, service=service, status=["IN_PROGRESS"])
+        return [str(d["serviceDeploymentArn"]) for d in listed.get("serviceDeployments", [])]
+
+    def alarm_service_tag(self, alarm_arn: str) -> str:
+        """The alarm's steward:service tag ("" when absent); an alarm whose tags cannot be read has none."""
+        try:
+            response = self._aws.cloudwatch.list_tags_for_resource(ResourceARN=alarm_arn)
+        except ClientError as error:
+            if is_transient(error):
+                raise
+            logger.warning("alarm tags unreadable", extra={"alarm": alarm_arn, "error": str(error)})
+            return ""
+        tags = {str(tag["Key"]): str(tag["Value"]) for tag in response.get("Tags", [])}
+        return tags.get(ALARM_SERVICE_TAG, "")
 
 
 def spot_service(cluster: str, raw: dict[str, Any]) -> SpotService:

@@ -43,6 +43,14 @@ class AlarmStateChangeDetail(Model):
     previous_state: AlarmState | None = Field(default=None, alias="previousState")
     configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)
 
+    @property
+    def previous_value(self) -> str:
+        return self.previous_state.value if self.previous_state else "OK"
+
+    @property
+    def went_into_alarm(self) -> bool:
+        return self.state.value == "ALARM" and self.previous_value != "ALARM"
+
 
 class AlarmStateChange(EventBridgeEnvelope):
     source: Literal["aws.cloudwatch"]

@@ -63,6 +63,11 @@ class DeploymentStateChangeDetail(Model):
     updated_at: AwareDatetime = Field(alias="updatedAt")
     reason: str = ""
 
+    @property
+    def status(self) -> str:
+        """IN_PROGRESS, COMPLETED or FAILED."""
+        return self.event_name.removeprefix("SERVICE_DEPLOYMENT_")
+
 
 class DeploymentStateChange(EventBridgeEnvelope):
     source: Literal["aws.ecs"]
@@ -72,6 +77,14 @@ class DeploymentStateChange(EventBridgeEnvelope):
     @property
     def service_arn(self) -> str:
         return _service_arn(self.resources)
+
+    @property
+    def cluster_and_service(self) -> tuple[str, str]:
+        """New-style service ARNs carry the cluster (service/CLUSTER/NAME); old-style ones (service/NAME) mean the
+        default cluster."""
+        path = self.service_arn.split(":", 5)[-1].removeprefix("service/")
+        cluster, _, name = path.rpartition("/")
+        return cluster or "default", name
 
     @model_validator(mode="after")
     def _names_a_service(self) -> DeploymentStateChange:
