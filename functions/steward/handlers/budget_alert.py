@@ -17,7 +17,7 @@ SETTINGS = BudgetAlertSettings
 @traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    notification = parse(SnsEvent, event)
-    if isinstance(notification, Rejected):
-        return notification.result()
-    return budget_alert.handle(runtime(SETTINGS), notification)
+    records = parse(SnsEvent, event)  # each record's Message decoded into the kind of budget message it is
+    if isinstance(records, Rejected):
+        return records.result()
+    return budget_alert.handle(runtime(SETTINGS), records)

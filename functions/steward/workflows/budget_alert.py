@@ -185,8 +185,8 @@ class Sighting:
         drivers = self.cost_drivers()
         if not self.decision.verdict.act:
             return Seen(drivers, [])
-        services, held = self.adapters.ecs.all_services(), self.adapters.holds.records()
-        return Seen(drivers, stop_candidates(services, held, self.decision.selector, self.now))
+        held = self.adapters.holds.records()
+        return Seen(drivers, stop_candidates(self.adapters.ecs.all_services(), held, self.decision.selector, self.now))
 
     def cost_drivers(self) -> Drivers:
         """The period's spend by cost tag, largest first — one Cost Explorer request — or why it is unavailable."""
