@@ -219,7 +219,7 @@ def plan(
         event.detail.state.timestamp,
         alarmed.label,
         now=event.time,
-        marker=decision.marker if decision.move is Move.UPDATE_SERVICE else None,
+        marker=decision.marker,  # only a task definition rollback carries one
         previous=alarmed.marker,
     )
     cluster, name = alarmed.cluster, alarmed.name
