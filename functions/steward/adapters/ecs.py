@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from steward.adapters.aws import AwsClients, is_transient
 from steward.domain.rollback import ALARM_SERVICE_TAG, LiveDeployment, RollbackService
 from steward.domain.services import ScalableTarget, ServiceView
-from steward.domain.spot import FARGATE_SPOT, SpotService, Strategy, StrategyItem, spot_tasks
+from steward.domain.spot import FARGATE_SPOT, ContainerInstance, SpotService, Strategy, StrategyItem, spot_tasks
 from steward.observability import logger
 
 # The IAM actions each class calls; the functions' roles in template.yaml must grant exactly their union.
@@ -172,17 +172,16 @@ class SpotEcs(Ecs):
             forceNewDeployment=True,
         )
 
-    def container_instance_of(self, instance_id: str) -> tuple[str, dict[str, Any]] | None:
-        """(cluster ARN, container instance) for an EC2 instance registered to any cluster, else None."""
+    def container_instance_of(self, instance_id: str) -> ContainerInstance | None:
+        """The container instance an EC2 instance is registered as, in whichever cluster, else None."""
         for cluster in self.cluster_arns():
             arns = self._aws.ecs.list_container_instances(
                 cluster=cluster, filter=f"ec2InstanceId == {instance_id}"
             ).get("containerInstanceArns", [])
             if arns:
                 described = self._aws.ecs.describe_container_instances(cluster=cluster, containerInstances=arns[:1])
-                instances = described.get("containerInstances", [])
-                if instances:
-                    return cluster, instances[0]
+                for raw in described.get("containerInstances", [])[:1]:
+                    return ContainerInstance(cluster, raw["containerInstanceArn"], raw.get("capacityProviderName", ""))
         return None
 
     def drain(self, cluster: str, container_instance_arn: str) -> None:

@@ -255,3 +255,104 @@ def judge_shift_back(episode: Episode, current: Strategy, now: datetime, stable:
     if set(current) != set(episode.fallback):
         return Verdict(False, "its strategy was changed by someone else since the fallback; leaving it as they set it")
     return Verdict(True, f"no Spot failure for {int(quiet_for.total_seconds() // 60)} min", episode.original)
+
+
+# ------------------------------------------------------------------------------------------ one signal, one episode
+
+STALE_CLAIM = timedelta(minutes=2)  # a claim this old without a fallback belongs to a crashed invocation
+REMEMBER_REFUSAL = timedelta(minutes=10)  # repeated signals for a service we leave alone cost one write
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A Spot failure that hit one service."""
+
+    cluster: str
+    service: str
+    cause: str
+    at: datetime
+    spot_providers: frozenset[str] = frozenset({FARGATE_SPOT})
+
+    @property
+    def label(self) -> str:
+        return f"{self.cluster}/{self.service}"
+
+
+@dataclass(frozen=True)
+class ContainerInstance:
+    """An EC2 instance registered to a cluster, and the capacity provider it was launched by."""
+
+    cluster_arn: str
+    arn: str
+    capacity_provider: str
+
+
+@dataclass(frozen=True)
+class StoredEpisode:
+    """A service's episode as the state table holds it once this signal is noted."""
+
+    status: str = ""  # "fallback" while on on-demand, "ignored" while a refusal is remembered
+    ours: bool = True  # claimed by this invocation (a dry run, which claims nothing, acts as if it had)
+    claimed_at: datetime | None = None
+    fell_back_at: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SignalVerdict:
+    go_on: bool
+    outcome: str = ""  # when not going on: "duplicate" or "left alone"
+    reason: str = ""
+
+
+def judge_signal(stored: StoredEpisode, at: datetime) -> SignalVerdict:
+    """Does this signal start the episode, or is it one more for an episode already handled?"""
+    if stored.status == "fallback":
+        return SignalVerdict(False, "duplicate", f"already on on-demand since {stored.fell_back_at}")
+    claimed_at = stored.claimed_at
+    if stored.status == "ignored" and claimed_at is not None and claimed_at + REMEMBER_REFUSAL > at:
+        return SignalVerdict(False, "left alone", stored.reason)
+    if not stored.ours and not (claimed_at is not None and at - claimed_at > STALE_CLAIM):
+        return SignalVerdict(False, "duplicate", "another invocation is handling this episode")
+    return SignalVerdict(True)  # ours, or a crashed invocation's to take over
+
+
+@dataclass(frozen=True)
+class FallbackDecision:
+    """What Steward does about one signal for one service, why, and what it stores for it."""
+
+    signal: Signal
+    service: SpotService | None
+    verdict: Verdict
+
+    @property
+    def episode(self) -> Episode:
+        """The record a fallback writes ahead of changing the strategy."""
+        original = self.service.strategy if self.service else ()
+        at, cause = self.signal.at, self.signal.cause
+        return Episode(original, self.verdict.fallback, fell_back_at=at, last_signal_at=at, cause=cause)
+
+    @property
+    def strategy_change(self) -> str:
+        return f"{describe_strategy(self.episode.original)} → {describe_strategy(self.verdict.fallback)}"
+
+
+def decide_fallback(signal: Signal, service: SpotService | None) -> FallbackDecision:
+    if service is None:
+        return FallbackDecision(signal, None, Verdict(False, "service not found"))
+    spot = set(signal.spot_providers)
+    return FallbackDecision(signal, service, judge_fallback(service, spot, on_demand_for(service, spot)))
+
+
+def confirm_fallback(decision: FallbackDecision, associated: frozenset[str]) -> FallbackDecision:
+    """The fallback, unless it names a provider the cluster lacks."""
+    if decision.service is None or not decision.verdict.act:
+        return decision
+    refusal = unassociated_refusal(decision.service, decision.verdict.fallback, associated)
+    return FallbackDecision(decision.signal, decision.service, refusal) if refusal else decision
+
+
+def decide_shift_back(episode: Episode, service: SpotService | None, now: datetime, stable: timedelta) -> Verdict:
+    if service is None:
+        return Verdict(False, "service no longer exists")
+    return judge_shift_back(episode, service.strategy, now, stable)
