@@ -584,3 +584,32 @@ def test_a_throttled_cluster_read_leaves_no_claim_so_lambdas_retry_falls_back(
 
     assert retried["services"][0]["outcome"] == "fell back"
     assert len(ecs.updates) == 1
+
+
+def test_a_write_ahead_the_state_table_refuses_leaves_no_claim_so_lambdas_retry_falls_back(
+    ecs: EcsOverlay, lambda_context: Any
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from steward.adapters.state import StateUnavailable
+
+    add_service(ecs, "llm-orchestrator", SPOT_BASE)
+    refused: list[bool] = []
+
+    def refuse_the_first_write_ahead(params: dict[str, Any], **kwargs: Any) -> None:
+        if not refused and {"S": "fallback"} in params.get("ExpressionAttributeValues", {}).values():
+            refused.append(True)
+            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}}
+            raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
+
+    shared_aws().dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem", refuse_the_first_write_ahead
+    )
+
+    with pytest.raises(StateUnavailable):
+        spot_fallback.lambda_handler(interruption(), lambda_context)
+    retried = spot_fallback.lambda_handler(interruption(), lambda_context)
+
+    assert refused == [True]
+    assert retried["services"][0]["outcome"] == "fell back"
+    assert len(ecs.updates) == 1
