@@ -13,12 +13,14 @@ from steward.domain.spot import (
     MAX_WEIGHT,
     Episode,
     SpotService,
+    StoredEpisode,
     StrategyItem,
     fallback_strategy,
     is_fargate_spot_interruption,
     is_spot_placement_failure,
     judge_fallback,
     judge_shift_back,
+    judge_signal,
     on_demand_for,
     unassociated_refusal,
 )
@@ -221,3 +223,23 @@ def test_an_opt_in_with_spaces_around_it_is_refused_in_slack_with_the_value_to_s
     assert not verdict.act
     assert verdict.notify
     assert "spaces" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("stored", "outcome"),
+    [
+        (StoredEpisode(), ""),  # this signal claimed the episode
+        (StoredEpisode(status="fallback", ours=False, fell_back_at="15:14"), "duplicate"),
+        (StoredEpisode(status="ignored", ours=False, claimed_at=NOW - timedelta(minutes=9)), "left alone"),
+        (StoredEpisode(status="ignored", ours=False, claimed_at=NOW - timedelta(minutes=11)), ""),  # look again
+        (StoredEpisode(ours=False, claimed_at=NOW - timedelta(minutes=1)), "duplicate"),  # another one is on it
+        (StoredEpisode(ours=False, claimed_at=NOW - timedelta(minutes=3)), ""),  # crashed: taken over
+    ],
+)
+def test_a_signal_starts_the_episode_only_when_no_live_invocation_holds_or_handled_it(
+    stored: StoredEpisode, outcome: str
+) -> None:
+    seen = judge_signal(stored, NOW)
+
+    assert seen.go_on is (outcome == "")
+    assert seen.outcome == outcome
