@@ -426,3 +426,29 @@ def test_a_released_escalation_keeps_the_threshold_alerted_before_it(
     assert late_80["outcome"] == "duplicate"
     assert retry_100["outcome"] == "alerted"
     assert len(slack.messages) == 2
+
+
+def test_a_connection_error_claiming_the_escalation_raises_and_the_retry_alerts(
+    budgets: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from steward.adapters.state import StateStore
+
+    original = StateStore.update
+    calls = {"n": 0}
+
+    def unreachable_once(self: StateStore, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-central-1.amazonaws.com/")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(StateStore, "update", unreachable_once)
+
+    with pytest.raises(EndpointConnectionError):
+        budget_alert.lambda_handler(load_event(MONTHLY_80), lambda_context)  # Lambda retries the event
+    retry = run(load_event(MONTHLY_80), lambda_context)
+
+    assert retry["outcome"] == "alerted"
+    assert len(slack.messages) == 1

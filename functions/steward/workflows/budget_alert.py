@@ -26,7 +26,7 @@ from steward.adapters import state as state_actions
 from steward.adapters.costs import CostExplorer, CostsUnavailable
 from steward.adapters.ecs import Ecs
 from steward.adapters.holding import Holds, WriteLimits
-from steward.adapters.state import Key, StateStore, StateUnavailable
+from steward.adapters.state import Key, StateStore
 from steward.apply import REPORTED, Applied, Change, Claim, Status, apply
 from steward.domain.budgets import (
     AlertDecision,
@@ -332,7 +332,7 @@ class AlertClaims:
         self.taken.append(self.message)
         try:
             escalated = self.escalation.take()
-        except StateUnavailable:
+        except REPORTED:  # a connection error too: the message claim must not make Lambda's retry a duplicate
             self.release()
             raise
         if not escalated:
@@ -347,7 +347,7 @@ class AlertClaims:
         try:
             for claim in reversed(self.taken):
                 claim.release()
-        except StateUnavailable as error:
+        except REPORTED as error:
             logger.error("budget claim not released; a retry may be taken for a duplicate", extra={"error": str(error)})
             metrics.add_metric(name="ClaimReleaseFailures", unit=MetricUnit.Count, value=1)
 
