@@ -34,7 +34,7 @@ from devtools.slack_html import render_page
 from devtools.slack_standin import SlackStandIn
 from devtools.strict import installed
 from devtools.template import ROOT, create_state_table
-from steward.domain.budgets import money
+from steward.domain.slack import money
 
 OUTPUT = ROOT / "demo-output"
 EVENTS = ROOT / "events"

@@ -15,11 +15,11 @@ from steward.domain.budgets import (
     cost_driver_window,
     decide_alert,
     judge_action,
-    money,
     selected,
     stop_candidates,
 )
 from steward.domain.services import OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView
+from steward.domain.slack import money
 from steward.models.budgets import BudgetNotification
 
 TimeUnit = Literal["DAILY", "MONTHLY"] | None

@@ -58,7 +58,7 @@ def test_savings_count_only_the_hours_of_yesterday_and_are_priced_from_the_task_
 
 
 def test_spot_tasks_follow_the_strategy_base_first_then_weights() -> None:
-    from steward.domain.spot import StrategyItem, spot_tasks
+    from steward.domain.services import StrategyItem, spot_tasks
 
     spot = {"FARGATE_SPOT"}
     assert (
@@ -110,8 +110,8 @@ def test_a_forecast_that_cannot_be_added_to_the_actuals_is_not_shown_as_a_sum() 
 
 
 def test_savings_price_yesterdays_kept_off_hours_and_a_full_day_of_spot_tasks_for_services_that_still_exist() -> None:
-    from steward.domain.costs import KeptOff, Saving, priced_savings, task_hours_saved
-    from steward.domain.services import ServiceView
+    from steward.domain.costs import Saving, priced_savings, task_hours_saved
+    from steward.domain.services import KeptOff, ServiceView
 
     day = date(2026, 11, 27)
     api = ServiceView("dev", "api", "arn:api", 2, {}, task_definition="api:3")

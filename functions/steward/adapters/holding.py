@@ -17,8 +17,7 @@ from steward.adapters import state as state_actions
 from steward.adapters.aws import RateLimiter
 from steward.adapters.ecs import Ecs
 from steward.adapters.state import Key, StateStore, service_key
-from steward.domain.costs import KeptOff
-from steward.domain.services import OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView
+from steward.domain.services import KeptOff, OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView
 
 RECORD = "off-hours"
 MARKER_LIFETIME = timedelta(days=8)  # an edge marker outlives the longest gap between two edges of a weekly schedule

@@ -17,7 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from steward.adapters import state as state_actions
 from steward.adapters.state import Key, StateStore, service_key
-from steward.domain.spot import Episode, StoredEpisode, StrategyItem
+from steward.domain.services import StrategyItem
+from steward.domain.spot import Episode, StoredEpisode
 
 RECORD = "spot-fallback"
 EPISODE_ACTIONS = frozenset({state_actions.READ, state_actions.UPDATE, state_actions.DELETE, state_actions.QUERY})

@@ -206,11 +206,3 @@ def anomaly(notification: BudgetNotification, anomaly_multiple: int) -> bool:
 def selected(tags: dict[str, str], selector: dict[str, str]) -> bool:
     """A service is in the action's scope when it carries every selector tag with that value."""
     return all(tags.get(key) == value for key, value in selector.items())
-
-
-def money(amount: Decimal, unit: str) -> str:
-    """'$503.90', '€90.00', '12.50 USD': the unit Budgets or Cost Explorer gave, never an assumed dollar."""
-    figure = f"{amount.quantize(Decimal('0.01')):,}"
-    if len(unit) == 1 and not unit.isalnum():
-        return f"{unit}{figure}"
-    return f"{figure} {unit}".strip()

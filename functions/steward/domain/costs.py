@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from steward.domain.services import ServiceView
+from steward.domain.services import KeptOff, ServiceView
 
 UNTAGGED = "(untagged)"
 ZERO = Decimal(0)
@@ -66,16 +66,6 @@ class ServiceCosts:
     @property
     def day_change(self) -> Decimal:
         return self.yesterday - self.day_before
-
-
-@dataclass(frozen=True)
-class KeptOff:
-    """Tasks a hold at zero kept off: held now (until `end` = now) or ended (from the savings log)."""
-
-    service: str  # cluster/service
-    tasks: int
-    start: datetime
-    end: datetime
 
 
 @dataclass(frozen=True)

@@ -110,3 +110,52 @@ def switch(value: str | None) -> bool | None:
     """A switch tag's value: true/on/yes or false/off/no in any case, spaces around it ignored; None for anything
     else (or no tag), so each capability keeps its own default."""
     return SWITCH_WORDS.get(value.strip().lower()) if value is not None else None
+
+
+# ------------------------------------------------------------------ capacity provider strategies
+
+FARGATE, FARGATE_SPOT = "FARGATE", "FARGATE_SPOT"
+
+
+@dataclass(frozen=True)
+class StrategyItem:
+    provider: str
+    weight: int = 0
+    base: int = 0
+
+    def as_api(self) -> dict[str, Any]:
+        return {"capacityProvider": self.provider, "weight": self.weight, "base": self.base}
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> StrategyItem:
+        return cls(
+            provider=str(raw["capacityProvider"]), weight=int(raw.get("weight", 0)), base=int(raw.get("base", 0))
+        )
+
+
+Strategy = tuple[StrategyItem, ...]
+
+
+def spot_tasks(strategy: Strategy, desired: int, spot_providers: set[str]) -> int:
+    """How many of `desired` tasks the strategy places on Spot: the base first, the rest split by weight."""
+    remaining = desired
+    on_spot = 0
+    for item in strategy:
+        placed = min(item.base, remaining)
+        remaining -= placed
+        on_spot += placed if item.provider in spot_providers else 0
+    total_weight = sum(item.weight for item in strategy)
+    if remaining > 0 and total_weight > 0:
+        spot_weight = sum(item.weight for item in strategy if item.provider in spot_providers)
+        on_spot += round(remaining * spot_weight / total_weight)
+    return on_spot
+
+
+@dataclass(frozen=True)
+class KeptOff:
+    """Tasks a hold at zero kept off: held now (until `end` = now) or ended (from the savings log)."""
+
+    service: str  # cluster/service
+    tasks: int
+    start: datetime
+    end: datetime

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 MAX_BLOCKS = 50
@@ -74,3 +75,11 @@ def fit(message: SlackMessage) -> SlackMessage:
         thread_key=message.thread_key,
         replies=tuple(fit(reply) for reply in message.replies),
     )
+
+
+def money(amount: Decimal, unit: str) -> str:
+    """'$503.90', '€90.00', '12.50 USD': the unit Budgets or Cost Explorer gave, never an assumed dollar."""
+    figure = f"{amount.quantize(Decimal('0.01')):,}"
+    if len(unit) == 1 and not unit.isalnum():
+        return f"{unit}{figure}"
+    return f"{figure} {unit}".strip()

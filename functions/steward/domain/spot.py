@@ -7,36 +7,15 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from steward.domain.services import switch
+from steward.domain.services import FARGATE, FARGATE_SPOT, Strategy, StrategyItem, switch
 
 SPOT_FALLBACK_TAG = "steward:spot-fallback"
 ON_DEMAND_PROVIDER_TAG = "steward:on-demand-provider"
-FARGATE, FARGATE_SPOT = "FARGATE", "FARGATE_SPOT"
 SPOT_STOP_CODES = {"SpotInterruption", "TerminationNotice"}
 SPOT_STOP_REASON = "Your Spot Task was interrupted"
 # CapacityProviderStrategyItem (ECS API Reference): weight 0..1000, and only one item in a strategy may have a base.
 MAX_WEIGHT = 1000
-
-
-@dataclass(frozen=True)
-class StrategyItem:
-    provider: str
-    weight: int = 0
-    base: int = 0
-
-    def as_api(self) -> dict[str, Any]:
-        return {"capacityProvider": self.provider, "weight": self.weight, "base": self.base}
-
-    @classmethod
-    def from_api(cls, raw: dict[str, Any]) -> StrategyItem:
-        return cls(
-            provider=str(raw["capacityProvider"]), weight=int(raw.get("weight", 0)), base=int(raw.get("base", 0))
-        )
-
-
-Strategy = tuple[StrategyItem, ...]
 
 
 def describe_strategy(strategy: Strategy) -> str:
@@ -68,21 +47,6 @@ class Verdict:
     reason: str
     fallback: Strategy = ()
     notify: bool = False  # a refusal the service's team can fix, so it is said in Slack and not only logged
-
-
-def spot_tasks(strategy: Strategy, desired: int, spot_providers: set[str]) -> int:
-    """How many of `desired` tasks the strategy places on Spot: the base first, the rest split by weight."""
-    remaining = desired
-    on_spot = 0
-    for item in strategy:
-        placed = min(item.base, remaining)
-        remaining -= placed
-        on_spot += placed if item.provider in spot_providers else 0
-    total_weight = sum(item.weight for item in strategy)
-    if remaining > 0 and total_weight > 0:
-        spot_weight = sum(item.weight for item in strategy if item.provider in spot_providers)
-        on_spot += round(remaining * spot_weight / total_weight)
-    return on_spot
 
 
 def is_fargate_spot_interruption(capacity_provider: str, stop_code: str, stopped_reason: str) -> bool:

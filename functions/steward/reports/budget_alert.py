@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from steward.domain import slack as blocks
-from steward.domain.budgets import AlertDecision, money
+from steward.domain.budgets import AlertDecision
+from steward.domain.slack import money
 
 # The period's spend by cost tag (name, amount, unit), largest first, or why it is unavailable.
 Drivers = list[tuple[str, Decimal, str]] | str

@@ -11,7 +11,6 @@ from typing import Any
 
 from steward.apply import Applied, Status
 from steward.domain import slack as blocks
-from steward.domain.budgets import money
 from steward.domain.costs import (
     FARGATE_RATES_DATE,
     FARGATE_SPOT_DISCOUNT,
@@ -24,6 +23,7 @@ from steward.domain.costs import (
     ServiceCosts,
 )
 from steward.domain.services import CHANNEL_TAG, ServiceView
+from steward.domain.slack import money
 
 SPARK = "▁▂▃▄▅▆▇█"
 MAX_HINTS = 10

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from steward.domain import slack as blocks
-from steward.domain.services import CHANNEL_TAG
-from steward.domain.spot import REMEMBER_REFUSAL, Episode, SpotService, Strategy, describe_strategy
+from steward.domain.services import CHANNEL_TAG, Strategy
+from steward.domain.spot import REMEMBER_REFUSAL, Episode, SpotService, describe_strategy
 
 
 def fallback(service: SpotService, cause: str, to: Strategy, *, dry: bool) -> blocks.SlackMessage:

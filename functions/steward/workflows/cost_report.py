@@ -28,7 +28,6 @@ from steward.apply import Applied, Change, Status, apply
 from steward.domain.costs import (
     CostRow,
     Digest,
-    KeptOff,
     Oversized,
     Saving,
     Unavailable,
@@ -40,7 +39,7 @@ from steward.domain.costs import (
     running,
     task_hours_saved,
 )
-from steward.domain.services import ServiceView
+from steward.domain.services import KeptOff, ServiceView
 from steward.domain.slack import SlackMessage
 from steward.observability import logger, metrics
 from steward.reports.cost_report import digest_result, render_digest, team_messages, unavailable_message

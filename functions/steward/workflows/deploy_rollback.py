@@ -13,10 +13,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
-from steward.adapters import ecs as ecs_actions
-from steward.adapters import rollback_records
+from steward.adapters import rollback_ecs, rollback_records
 from steward.adapters import slack as slack_actions
-from steward.adapters.ecs import RollbackEcs
+from steward.adapters.rollback_ecs import RollbackEcs
 from steward.adapters.rollback_records import HISTORY_LIFETIME, RecordedDeployment, RollbackRecords, StoredMarker
 from steward.apply import Applied, Change, Status, apply
 from steward.domain.rollback import (
@@ -38,7 +37,7 @@ from steward.reports import deploy_rollback as reports
 from steward.runtime import Runtime
 from steward.settings import DeployRollbackSettings
 
-IAM_ACTIONS = ecs_actions.ROLLBACK_ACTIONS | slack_actions.IAM_ACTIONS | rollback_records.IAM_ACTIONS
+IAM_ACTIONS = rollback_ecs.ROLLBACK_ACTIONS | slack_actions.IAM_ACTIONS | rollback_records.IAM_ACTIONS
 FINISHED_MEANWHILE = "the deployment finished meanwhile"
 
 

@@ -17,11 +17,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from steward.adapters import ecs as ecs_actions
 from steward.adapters import slack as slack_actions
+from steward.adapters import spot_ecs
 from steward.adapters.aws import is_transient
-from steward.adapters.ecs import SpotEcs, cluster_name
+from steward.adapters.ecs import cluster_name
 from steward.adapters.slack import SlackNotifier
+from steward.adapters.spot_ecs import SpotEcs
 from steward.adapters.spot_episodes import EPISODE_ACTIONS, EpisodeClaim, OpenEpisode, SpotEpisodes
 from steward.adapters.state import StateUnavailable
 from steward.apply import Applied, Change, Status, apply
@@ -48,7 +49,7 @@ from steward.reports import spot_fallback as report
 from steward.runtime import Runtime
 from steward.settings import SpotFallbackSettings
 
-IAM_ACTIONS = ecs_actions.SPOT_ACTIONS | slack_actions.IAM_ACTIONS | EPISODE_ACTIONS
+IAM_ACTIONS = spot_ecs.SPOT_ACTIONS | slack_actions.IAM_ACTIONS | EPISODE_ACTIONS
 
 
 @dataclass(frozen=True)
