@@ -17,11 +17,12 @@ PROBE = """
 import json, sys
 from devtools.lambda_context import LambdaContext
 handler = __import__(f"steward.handlers.{sys.argv[1]}", fromlist=["lambda_handler"])
-loaded_at_import = sorted(m for m in ("aws_xray_sdk.core", "slack_sdk") if m in sys.modules)
+LAZY = ("aws_xray_sdk.core", "slack_sdk", "aws_lambda_powertools.utilities.parameters")
+loaded_at_import = sorted(m for m in LAZY if m in sys.modules)
 result = handler.lambda_handler({"detail-type": "not a Steward event"}, LambdaContext())
 print(json.dumps({
     "at_import": loaded_at_import,
-    "after_first_event": sorted(m for m in ("aws_xray_sdk.core", "slack_sdk") if m in sys.modules),
+    "after_first_event": sorted(m for m in LAZY if m in sys.modules),
     "outcome": result.get("outcome"),
 }))
 """
@@ -35,7 +36,9 @@ def first_invocation(handler: str, trace_disabled: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("handler", HANDLERS)
-def test_a_stack_without_tracing_never_loads_the_xray_sdk_or_slack_sdk_for_an_ignored_event(handler: str) -> None:
+def test_a_stack_without_tracing_never_loads_the_xray_sdk_slack_sdk_or_secrets_for_an_ignored_event(
+    handler: str,
+) -> None:
     loaded = first_invocation(handler, trace_disabled="true")
 
     assert loaded == {"at_import": [], "after_first_event": [], "outcome": "rejected"}

@@ -10,9 +10,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from slack_sdk import WebClient
 
 from steward.adapters.aws import AwsClients
@@ -41,9 +41,12 @@ def token_from_secret(secret_value: str) -> str:
 
 
 @cache
-def _secrets(aws: AwsClients) -> parameters.SecretsProvider:
+def _secrets(aws: AwsClients) -> SecretsProvider:
     """One provider per container, so its cache keeps the token for TOKEN_CACHE_SECONDS across invocations."""
-    return parameters.SecretsProvider(boto3_client=aws.secretsmanager)
+    # Powertools' parameters utility is loaded by the first post, like slack-sdk.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=aws.secretsmanager)
 
 
 class SlackNotifier:
@@ -82,6 +85,7 @@ class SlackNotifier:
         if not self.enabled:
             logger.info("slack disabled, message not sent", extra={"slack_text": message.text})
             return None
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
         from slack_sdk.errors import SlackClientError  # SlackApiError, the answer to a refused call, is one too
 
         message = fit(message)
@@ -96,7 +100,7 @@ class SlackNotifier:
             logger.warning("slack post failed", extra={"channel": channel, "error": str(error)})
             metrics.add_metric(name="SlackFailures", unit=MetricUnit.Count, value=1)
             return None
-        except parameters.exceptions.GetParameterError as error:
+        except GetParameterError as error:
             logger.warning("slack token unavailable", extra={"error": str(error)})
             metrics.add_metric(name="SlackFailures", unit=MetricUnit.Count, value=1)
             return None
