@@ -17,7 +17,7 @@ LOCAL_ENV := env -u AWS_PROFILE -u AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=testing AW
 # sam build's python3.13 workflow needs python3.13 on PATH.
 BUILD_PATH := $(dir $(PYTHON313)):$(PATH)
 
-.PHONY: help venv tools scanners lint unit test validate audit build bytecode demo bench clean lock
+.PHONY: help venv tools scanners lint unit pytest test validate audit build bytecode demo bench clean lock
 
 help:
 	@echo "make demo   - a day in the life of the reference platform, against local stand-ins"
@@ -79,10 +79,14 @@ bytecode:
 	@test -n "$(DIRS)" || { echo "usage: make bytecode DIRS='dir ...'" >&2; exit 2; }
 	$(PYTHON313) -m compileall -q -j 0 --invalidation-mode checked-hash $(DIRS) > /dev/null
 
-# One pytest worker per core (a test file stays whole on one worker: --dist loadfile in pyproject.toml).
+# One pytest worker per core (a test file stays whole on one worker: --dist loadfile in pyproject.toml). The audit
+# mostly waits on the vulnerability service, so it runs beside the tests; each one's output stays in one piece.
 test: venv tools scanners lint
+	$(MAKE) --no-print-directory -j 2 --output-sync=target pytest audit
+	$(MAKE) --no-print-directory validate build
+
+pytest: venv
 	$(LOCAL_ENV) $(PY) -m pytest -n auto
-	$(MAKE) --no-print-directory validate audit build
 
 demo: venv
 	$(LOCAL_ENV) $(PY) -m devtools.demo
