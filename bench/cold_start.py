@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,10 +25,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ("off_hours", "spot_fallback", "deploy_rollback", "budget_alert", "cost_report")
+FLOOR = "floor"  # what every handler needs before any Steward module: boto3, pydantic, Powertools' logger and metrics
 PROBE = """
 import json, resource, sys, time
 began = time.perf_counter()
-__import__(sys.argv[1])
+if sys.argv[1] == "floor":
+    import boto3, pydantic
+    from aws_lambda_powertools import Logger, Metrics
+    class Event(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(defer_build=True, frozen=True)
+        time: pydantic.AwareDatetime
+    Logger(), Metrics(namespace="floor")
+else:
+    __import__(sys.argv[1])
 if sys.argv[2] == "traced":
     from steward.observability import tracer
     tracer()
@@ -62,31 +70,42 @@ class Layout:
 @dataclass
 class ColdStarts:
     baseline: ColdStart
+    floor: ColdStart  # boto3 + pydantic + Powertools logger and metrics: no handler can import in less
     handlers: list[tuple[ColdStart, ColdStart]]  # (default, Tracing=Active) per handler
     without_bytecode: ColdStart  # off_hours as a plain `sam build` would ship it
     baseline_without_bytecode: ColdStart
 
 
-def measure(module: str, layout: Layout, runs: int, *, traced: bool = False) -> ColdStart:
+def probe(module: str, layout: Layout, *, traced: bool = False) -> dict[str, float]:
+    """One fresh interpreter importing `module`: its import seconds and peak memory."""
     env = {
         **os.environ,
         "PYTHONPATH": f"{layout.code}{os.pathsep}{layout.layer}",
         "PYTHONDONTWRITEBYTECODE": "1",
         "POWERTOOLS_TRACE_DISABLED": "false" if traced else "true",
     }
-    samples = []
-    for _ in range(runs):
-        output = subprocess.run(
-            [sys.executable, "-S", "-c", PROBE, module, "traced" if traced else "plain"],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        )
-        samples.append(json.loads(output.stdout.strip().splitlines()[-1]))
-    return ColdStart(
-        module, statistics.median(s["seconds"] for s in samples), statistics.median(s["peak_mb"] for s in samples)
+    output = subprocess.run(
+        [sys.executable, "-S", "-c", PROBE, module, "traced" if traced else "plain"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
+    sample: dict[str, float] = json.loads(output.stdout.strip().splitlines()[-1])
+    return sample
+
+
+def measure_all(probes: list[tuple[str, Layout, bool]], runs: int) -> list[ColdStart]:
+    """Every probe once per round, rounds interleaved, and the fastest of each: on a shared machine noise only ever
+    adds time, and interleaving spreads any slow spell over every module instead of one."""
+    samples: list[list[dict[str, float]]] = [[] for _ in probes]
+    for _ in range(runs):
+        for index, (module, layout, traced) in enumerate(probes):
+            samples[index].append(probe(module, layout, traced=traced))
+    return [
+        ColdStart(module, min(s["seconds"] for s in taken), min(s["peak_mb"] for s in taken))
+        for (module, _, _), taken in zip(probes, samples, strict=True)
+    ]
 
 
 @contextmanager
@@ -128,13 +147,19 @@ def lambda_layouts() -> Iterator[tuple[Layout, Layout]]:
         yield Layout(shipped_code, shipped_layer), Layout(plain_code, plain_layer)
 
 
-def cold_starts(runs: int = 5) -> ColdStarts:
-    """boto3, then each handler as deployed by default (no tracing) and with Tracing=Active."""
+def cold_starts(runs: int = 9) -> ColdStarts:
+    """boto3, the floor every handler shares, then each handler as deployed by default (no tracing) and with
+    Tracing=Active; the fastest of `runs` interleaved rounds."""
     with lambda_layouts() as (shipped, plain):
         modules = [f"steward.handlers.{name}" for name in HANDLERS]
+        probes = [("boto3", shipped, False), (FLOOR, shipped, False)]
+        probes += [(m, shipped, traced) for m in modules for traced in (False, True)]
+        probes += [(modules[0], plain, False), ("boto3", plain, False)]
+        measured = measure_all(probes, runs)
         return ColdStarts(
-            baseline=measure("boto3", shipped, runs),
-            handlers=[(measure(m, shipped, runs), measure(m, shipped, runs, traced=True)) for m in modules],
-            without_bytecode=measure(modules[0], plain, runs),
-            baseline_without_bytecode=measure("boto3", plain, runs),
+            baseline=measured[0],
+            floor=measured[1],
+            handlers=[(measured[i], measured[i + 1]) for i in range(2, 2 + 2 * len(modules), 2)],
+            without_bytecode=measured[-2],
+            baseline_without_bytecode=measured[-1],
         )
