@@ -141,3 +141,19 @@ class Holds:
 
 def _key(service: ServiceView) -> Key:
     return service_key(service.cluster, service.name, RECORD)
+
+
+@dataclass(frozen=True)
+class HoldClaim:
+    """A hold is claimed by writing its restore record (status "stopping") before the service is touched."""
+
+    holds: Holds
+    service: ServiceView
+    restore: RestoreRecord
+
+    def take(self) -> bool:
+        return self.holds.claim(self.service, self.restore)
+
+    def release(self) -> None:
+        """Kept on purpose: a failed stop's restore record is what lets the next off-hours tick finish the stop (or
+        undo it), so a service is never left part-stopped without a record of how to restore it."""

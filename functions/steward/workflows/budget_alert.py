@@ -25,7 +25,7 @@ from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
 from steward.adapters.costs import CostExplorer, CostsUnavailable
 from steward.adapters.ecs import Ecs
-from steward.adapters.holding import Holds, WriteLimits
+from steward.adapters.holding import HoldClaim, Holds, WriteLimits
 from steward.adapters.state import Key, StateStore
 from steward.apply import REPORTED, Applied, Change, Claim, Status, apply
 from steward.domain.budgets import (
@@ -215,7 +215,8 @@ def hold_in_scope(adapters: Adapters, sighting: Sighting, now: datetime) -> list
 
 
 def plan_hold(holds: Holds, stop: BudgetStop) -> Change[BudgetStop]:
-    return Change(stop, make=lambda: holds.stop(stop.service, stop.restore), claim=HoldClaim(holds, stop))
+    claim = HoldClaim(holds, stop.service, stop.restore)
+    return Change(stop, make=lambda: holds.stop(stop.service, stop.restore), claim=claim)
 
 
 def apply_hold(change: Change[BudgetStop]) -> Applied[BudgetStop]:
@@ -226,20 +227,6 @@ def apply_hold(change: Change[BudgetStop]) -> Applied[BudgetStop]:
         logger.warning("budget stop failed", extra={"service": change.decision.service.key, "error": applied.error})
         metrics.add_metric(name="BudgetStopFailures", unit=MetricUnit.Count, value=1)
     return applied
-
-
-@dataclass(frozen=True)
-class HoldClaim:
-    """A budget stop's claim on a service: its restore record, written before the service is touched."""
-
-    holds: Holds
-    stop: BudgetStop
-
-    def take(self) -> bool:
-        return self.holds.claim(self.stop.service, self.stop.restore)
-
-    def release(self) -> None:
-        """Kept on purpose: once written, the restore record is what lets off-hours finish the stop or undo it."""
 
 
 @dataclass

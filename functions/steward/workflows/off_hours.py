@@ -22,11 +22,10 @@ from steward.adapters import holding
 from steward.adapters import schedules as schedules_actions
 from steward.adapters import slack as slack_actions
 from steward.adapters.ecs import Ecs
-from steward.adapters.holding import Holds, WriteLimits
+from steward.adapters.holding import HoldClaim, Holds, WriteLimits
 from steward.adapters.schedules import SchedulesDocument, Unusable
 from steward.apply import Change, Status, apply
 from steward.domain.off_hours import Action, Verdict, decide_each, in_scope
-from steward.domain.services import RestoreRecord, ServiceView
 from steward.observability import logger, metrics
 from steward.reports.off_hours import Outcome, TickReport, paused_message
 from steward.runtime import Runtime
@@ -50,21 +49,6 @@ def connect(rt: Runtime[OffHoursSettings]) -> Adapters:
     return Adapters(
         ecs, Holds(ecs, rt.state, limits), SchedulesDocument(rt.aws, rt.state, rt.settings.schedules_parameter)
     )
-
-
-@dataclass(frozen=True)
-class HoldClaim:
-    """A new hold is claimed by writing its restore record (status "stopping") before the service is touched."""
-
-    holds: Holds
-    service: ServiceView
-    restore: RestoreRecord
-
-    def take(self) -> bool:
-        return self.holds.claim(self.service, self.restore)
-
-    def release(self) -> None:
-        """Kept on purpose: a failed stop's restore record is what lets the next tick finish the interrupted stop."""
 
 
 # ------------------------------------------------------------------------------------------ the tick
