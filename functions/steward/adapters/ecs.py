@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from steward.adapters.aws import AwsClients
-from steward.domain.services import FARGATE_SPOT, ScalableTarget, ServiceView, StrategyItem, spot_tasks
+from steward.domain.services import FARGATE_SPOT, ScalableTarget, ServiceView, Strategy, StrategyItem, spot_tasks
 
 # The IAM actions each class calls; the functions' roles in template.yaml must grant exactly their union.
 INVENTORY_ACTIONS = frozenset({"ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices"})
@@ -131,6 +131,15 @@ class Ecs:
         )
 
 
+def service_tags(raw: dict[str, Any]) -> dict[str, str]:
+    """A DescribeServices service's tags (lower-case `key`/`value`, unlike most AWS APIs) as a plain mapping."""
+    return {tag["key"]: tag.get("value", "") for tag in raw.get("tags") or []}
+
+
+def service_strategy(raw: dict[str, Any]) -> Strategy:
+    return tuple(StrategyItem.from_api(item) for item in raw.get("capacityProviderStrategy") or [])
+
+
 def service_view(cluster: str, raw: dict[str, Any]) -> ServiceView:
     deployments = raw.get("deployments") or []
     in_progress = len(deployments) > 1 or any(
@@ -141,14 +150,10 @@ def service_view(cluster: str, raw: dict[str, Any]) -> ServiceView:
         name=raw["serviceName"],
         arn=raw["serviceArn"],
         desired_count=int(raw.get("desiredCount", 0)),
-        tags={tag["key"]: tag.get("value", "") for tag in raw.get("tags") or []},
+        tags=service_tags(raw),
         scheduling_strategy=raw.get("schedulingStrategy", "REPLICA"),
         deployment_in_progress=in_progress,
         exists=raw.get("status", "ACTIVE") == "ACTIVE",
         task_definition=str(raw.get("taskDefinition", "")),
-        fargate_spot_tasks=spot_tasks(
-            tuple(StrategyItem.from_api(item) for item in raw.get("capacityProviderStrategy") or []),
-            int(raw.get("desiredCount", 0)),
-            {FARGATE_SPOT},
-        ),
+        fargate_spot_tasks=spot_tasks(service_strategy(raw), int(raw.get("desiredCount", 0)), {FARGATE_SPOT}),
     )

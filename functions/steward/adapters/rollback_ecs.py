@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from steward.adapters.aws import is_transient
-from steward.adapters.ecs import Ecs
+from steward.adapters.ecs import Ecs, service_tags
 from steward.domain.rollback import ALARM_SERVICE_TAG, LiveDeployment, RollbackService
 from steward.observability import logger
 
@@ -39,7 +39,7 @@ class RollbackEcs(Ecs):
         alarms = (raw.get("deploymentConfiguration") or {}).get("alarms") or {}
         watched = (alarms.get("alarmNames") or []) if alarms.get("enable") and alarms.get("rollback") else []
         return RollbackService(
-            tags={tag["key"]: tag.get("value", "") for tag in raw.get("tags") or []},
+            tags=service_tags(raw),
             task_definition=str(raw.get("taskDefinition", "")),
             deployments=tuple(self._live_deployment(item) for item in raw.get("deployments") or []),
             ecs_rollback_alarms=frozenset(watched),

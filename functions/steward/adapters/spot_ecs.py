@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from steward.adapters.ecs import Ecs, batched, cluster_name
-from steward.domain.services import Strategy, StrategyItem
+from steward.adapters.ecs import Ecs, batched, cluster_name, service_strategy, service_tags
+from steward.domain.services import Strategy
 from steward.domain.spot import ContainerInstance, SpotService
 
 SPOT_ACTIONS = frozenset(
@@ -83,8 +83,8 @@ def spot_service(cluster: str, raw: dict[str, Any]) -> SpotService:
         cluster=cluster,
         name=raw["serviceName"],
         desired_count=int(raw.get("desiredCount", 0)),
-        strategy=tuple(StrategyItem.from_api(item) for item in raw.get("capacityProviderStrategy") or []),
-        tags={tag["key"]: tag.get("value", "") for tag in raw.get("tags") or []},
+        strategy=service_strategy(raw),
+        tags=service_tags(raw),
         launch_type=raw.get("launchType", "") if not raw.get("capacityProviderStrategy") else "",
         deployment_controller=(raw.get("deploymentController") or {}).get("type", "ECS"),
         status=raw.get("status", "ACTIVE"),
