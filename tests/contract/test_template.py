@@ -246,3 +246,27 @@ def test_the_slack_secret_parameter_takes_only_a_full_secret_arn() -> None:
     assert pattern.fullmatch(full)
     assert pattern.fullmatch("")
     assert not pattern.fullmatch("arn:aws:secretsmanager:eu-central-1:123456789012:secret:steward/slack")
+
+
+CONSTRAINTS = ("AllowedPattern", "MinLength", "MaxLength", "MinValue", "MaxValue")
+
+
+def test_every_constrained_parameter_says_what_form_it_expects() -> None:
+    """CloudFormation refuses a value outside a parameter's pattern or range with only its ConstraintDescription
+    (or, without one, the bare regular expression): each says the expected form, with an example that fits."""
+    unexplained = []
+    for name, parameter in template()["Parameters"].items():
+        if not any(key in parameter for key in CONSTRAINTS):
+            continue
+        description = parameter.get("ConstraintDescription", "")
+        names_bounds = all(str(parameter[key]) in description for key in CONSTRAINTS[1:] if key in parameter)
+        shows_example = True
+        if "AllowedPattern" in parameter:
+            pattern = parameter["AllowedPattern"].removeprefix("^").removesuffix("$")
+            shows_example = any(match.group() for match in re.finditer(pattern, description))
+        if not (description and names_bounds and shows_example):
+            unexplained.append(name)
+
+    assert not unexplained, (
+        f"parameters without a ConstraintDescription naming their form and an example: {unexplained}"
+    )
