@@ -1,7 +1,10 @@
-"""`steward`: ask Steward what it would do, without waiting for a tick.
+"""`steward`: what Steward holds and has done, what it would do next, and bringing back everything it holds.
 
-Works against real AWS with the usual credentials, or any endpoint through AWS_ENDPOINT_URL. Exit codes: 0 done,
-1 the checked thing is wrong (an invalid schedules document), 2 bad usage or input, 3 AWS unreachable or refused.
+Works against real AWS with the usual credentials, in the region boto3 finds (AWS_DEFAULT_REGION, the profile's
+config), or against any endpoint through AWS_ENDPOINT_URL: an endpoint never means "act for real" by itself.
+Exit codes: 0 done, 1 something is wrong or was not done (an invalid schedules document, a service not restored),
+2 bad usage or input (also an event the function does not accept, a state table that is not there), 3 AWS
+unreachable or refused.
 """
 
 from __future__ import annotations
@@ -9,12 +12,26 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import os
+import re
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
+
+if TYPE_CHECKING:
+    from steward.adapters.aws import AwsClients
+    from steward.adapters.ecs import Ecs
+    from steward.adapters.holding import Holds
+    from steward.adapters.inventory import Inventory, Snapshot
+    from steward.adapters.spot_episodes import OpenEpisode
+    from steward.adapters.state import StateStore
+    from steward.domain.services import RestoreRecord, ServiceView
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 
@@ -30,6 +47,10 @@ FUNCTIONS = {
     "BudgetAlertFunction": "budget_alert",
     "CostReportFunction": "cost_report",
 }
+RECENT_ROLLBACKS = 5  # `status` shows this many of the latest rollbacks
+RESTORE_WRITES_PER_SECOND = 10.0  # restore-all's UpdateService and Auto Scaling writes, as a tick's default
+DURATION = re.compile(r"^(\d+)([mhdw])$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class CliError(Exception):
@@ -38,67 +59,127 @@ class CliError(Exception):
         self.code = code
 
 
+# ------------------------------------------------------------------------------------------ the command line
+
+
+def _options(*, after_command: bool) -> argparse.ArgumentParser:
+    """The settings options, accepted before and after the subcommand (after it, only what is given counts)."""
+    options = argparse.ArgumentParser(add_help=False)
+    default = argparse.SUPPRESS if after_command else None
+    options.add_argument("--environment", default=default, help="dev, staging or prod (sets STEWARD_ENVIRONMENT)")
+    options.add_argument(
+        "--state-table", default=default, help="Steward's DynamoDB table (sets STATE_TABLE; see the stack outputs)"
+    )
+    options.add_argument(
+        "--schedules-parameter", default=default, help="the schedules SSM parameter (sets SCHEDULES_PARAMETER)"
+    )
+    return options
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="steward", description="Ask Steward what it would do, or run one of its functions."
+        prog="steward",
+        description="What Steward holds and has done, what it would do next, and bringing everything back.",
+        parents=[_options(after_command=False)],
     )
-    root.add_argument("--environment", help="dev, staging or prod (sets STEWARD_ENVIRONMENT)")
-    root.add_argument("--state-table", help="Steward's DynamoDB table (sets STATE_TABLE; see the stack outputs)")
-    root.add_argument("--schedules-parameter", help="the schedules SSM parameter (sets SCHEDULES_PARAMETER)")
-    commands = root.add_subparsers(dest="command", required=True)
+    root.add_argument("--version", action="version", version=f"steward {_version()}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    options = [_options(after_command=True)]
 
-    plan = commands.add_parser("plan", help="what the next tick would do")
+    status = commands.add_parser("status", parents=options, help="what Steward holds now, and its latest actions")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    history = commands.add_parser("history", parents=options, help="what Steward did, oldest first")
+    history.add_argument(
+        "--since", default="24h", help="an ISO-8601 instant (2026-11-27T19:00:00Z) or a duration: 90m, 24h, 7d, 2w"
+    )
+    history.add_argument("--json", action="store_true", help="machine-readable output")
+
+    restore = commands.add_parser(
+        "restore-all", parents=options, help="bring back every service Steward holds (before uninstalling, or now)"
+    )
+    restore.add_argument("--dry-run", action="store_true", help="list what it would restore; change nothing")
+    restore.add_argument("--json", action="store_true", help="machine-readable output")
+
+    plan = commands.add_parser("plan", parents=options, help="what the next tick would do")
     plan.add_argument("what", choices=["off-hours"])
     plan.add_argument("--at", help="ISO-8601 instant to plan for (default: now)")
 
-    invoke = commands.add_parser("invoke", help="run a handler in-process with an event file, like sam local invoke")
+    invoke = commands.add_parser(
+        "invoke", parents=options, help="run a handler in-process with an event file (a dry run unless told)"
+    )
     invoke.add_argument("function", choices=sorted(FUNCTIONS), metavar="FUNCTION", help=", ".join(list(FUNCTIONS)[:5]))
     invoke.add_argument("--event", required=True, type=Path, help="event JSON file (see events/)")
     mode = invoke.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", dest="dry_run", action="store_true", default=None, help="decide and report only")
+    mode.add_argument("--dry-run", dest="dry_run", action="store_true", default=True, help="decide and report only")
     mode.add_argument("--no-dry-run", dest="dry_run", action="store_false", help="really act")
+    invoke.add_argument("--json", action="store_true", help="the handler's result as JSON")
 
-    digest = commands.add_parser("digest", help="the cost digest, printed to the terminal")
-    digest.add_argument("--dry-run", action="store_true", required=True, help="print it instead of posting it")
+    digest = commands.add_parser("digest", parents=options, help="the cost digest, printed (never posted)")
+    digest.add_argument("--dry-run", action="store_true", help="accepted for older scripts: the digest is only printed")
     digest.add_argument("--at", help="ISO-8601 instant the digest is for (default: now)")
 
-    schedules = commands.add_parser("schedules", help="schedules documents")
-    schedules_commands = schedules.add_subparsers(dest="schedules_command", required=True)
-    validate = schedules_commands.add_parser("validate", help="check a schedules document before deploying it")
+    schedules = commands.add_parser("schedules", parents=options, help="schedules documents")
+    schedules_commands = schedules.add_subparsers(dest="schedules_command", required=True, metavar="COMMAND")
+    validate = schedules_commands.add_parser(
+        "validate", parents=options, help="check a schedules document before deploying it"
+    )
     validate.add_argument("file", type=Path)
     validate.add_argument("--at", help="also show each schedule's state at this instant (default: now)")
     return root
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
+    stream = _Output(out or sys.stdout)
+    try:
+        return _main(argv, cast(TextIO, stream))
+    except BrokenPipeError:  # argparse's help and usage text to a reader that went away
+        stream.drop()
+        return EXIT_OK
+    finally:
+        stream.flush()
+
+
+def _main(argv: Sequence[str] | None, out: TextIO) -> int:
     try:
         arguments = parser().parse_args(argv)
     except SystemExit as exit_:
-        return int(exit_.code or 0)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
-        _apply_options(arguments)
-        return run(arguments, out)
+        if arguments.command != "schedules":
+            _apply_options(arguments)
+        with _logs_to_stderr():
+            return run(arguments, out)
     except CliError as error:
         print(f"steward: {error}", file=sys.stderr)
         return error.code
-    except Exception as error:
-        code, message = _explain(error)
-        if code is None:
+    except Exception as error:  # the command's last word is a message and an exit code, never a traceback
+        if os.environ.get("STEWARD_DEBUG"):
             raise
+        code, message = _explain(error)
         print(f"steward: {message}", file=sys.stderr)
         return code
 
 
 def run(arguments: argparse.Namespace, out: TextIO) -> int:
     """The chosen command, with the options already applied."""
-    if arguments.command == "schedules":
-        return validate_schedules(arguments.file, _instant(arguments.at), out)
-    if arguments.command == "plan":
-        return plan_off_hours(_instant(arguments.at), out)
-    if arguments.command == "invoke":
-        return invoke(arguments.function, arguments.event, arguments.dry_run, out)
-    return print_digest(_instant(arguments.at), out)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "schedules": lambda a: validate_schedules(a.file, _instant(a.at, "--at"), out),
+        "status": lambda a: status(out, as_json=a.json),
+        "history": lambda a: history(_since(a.since, datetime.now(UTC)), out, as_json=a.json),
+        "restore-all": lambda a: restore_all(out, dry_run=a.dry_run, as_json=a.json),
+        "plan": lambda a: plan_off_hours(_instant(a.at, "--at"), out),
+        "invoke": lambda a: invoke(a.function, a.event, out, dry_run=a.dry_run, as_json=a.json),
+        "digest": lambda a: print_digest(_instant(a.at, "--at"), out),
+    }
+    return commands[arguments.command](arguments)
+
+
+def _version() -> str:
+    try:
+        return version("steward")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _apply_options(arguments: argparse.Namespace) -> None:
@@ -113,39 +194,450 @@ def _apply_options(arguments: argparse.Namespace) -> None:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    if "AWS_REGION" not in os.environ and os.environ.get("AWS_DEFAULT_REGION"):
-        os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"]
+    region = _region()
+    # boto3 reads AWS_DEFAULT_REGION, the functions' settings AWS_REGION (Lambda sets both): one region for both.
+    os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
 
 
-def _instant(text: str | None) -> datetime:
+@contextmanager
+def _logs_to_stderr() -> Iterator[None]:
+    """Steward's log lines go to stderr while the command runs, so stdout carries only its answer (for jq, head)."""
+    from steward.observability import logger
+
+    handler = logger.registered_handler
+    if not isinstance(handler, logging.StreamHandler):
+        yield
+        return
+    before = handler.setStream(_Stderr())
+    try:
+        yield
+    finally:
+        if before is not None:
+            handler.setStream(before)
+
+
+class _Stderr:
+    """Whatever sys.stderr is when a line is logged."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _region() -> str:
+    """The region as boto3 finds it (AWS_DEFAULT_REGION, then the profile's config file), else AWS_REGION."""
+    import boto3
+
+    region = boto3.session.Session().region_name or os.environ.get("AWS_REGION")
+    if not region:
+        raise CliError("no AWS region: set AWS_DEFAULT_REGION, or a region in your AWS profile (aws configure)")
+    return str(region)
+
+
+def _instant(text: str | None, option: str) -> datetime:
     if not text:
         return datetime.now(UTC)
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CliError(f"--at {text!r} is not an ISO-8601 instant like 2026-11-27T19:00:00Z") from None
+        raise CliError(f"{option} {text!r} is not an ISO-8601 instant like 2026-11-27T19:00:00Z") from None
     if value.tzinfo is None:
-        raise CliError(f"--at {text!r} needs a timezone, e.g. a trailing Z")
+        raise CliError(f"{option} {text!r} needs a timezone, e.g. a trailing Z")
     return value
 
 
-def _explain(error: Exception) -> tuple[int | None, str]:
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+def _since(text: str, now: datetime) -> datetime:
+    """`--since`: a duration back from now (90m, 24h, 7d, 2w) or an ISO-8601 instant."""
+    duration = DURATION.match(text.strip())
+    if duration:
+        return now - timedelta(**{UNITS[duration.group(2)]: int(duration.group(1))})
+    if not re.match(r"^\d{4}-\d{2}-\d{2}", text.strip()):
+        raise CliError(f"--since {text!r} is neither a duration like 24h or 7d nor an instant like 2026-11-27T19:00Z")
+    return _instant(text.strip(), "--since")
 
-    from steward.adapters.state import StateUnavailable
+
+def _explain(error: Exception) -> tuple[int, str]:
+    """What went wrong, in words that name the resource; never an internal class name."""
+    answer = _explain_setup(error) or _explain_aws(error)
+    if answer is not None:
+        return answer
+    return EXIT_INVALID, f"failed: {error}" if str(error) else "failed"
+
+
+def _explain_setup(error: Exception) -> tuple[int, str] | None:
+    """The command's own configuration: settings, region, profile, credentials."""
+    from botocore.exceptions import NoCredentialsError, NoRegionError, ProfileNotFound
+
     from steward.settings import SettingsError
 
     if isinstance(error, SettingsError):
-        return EXIT_USAGE, f"{error} (set the variables, or pass --environment / --state-table / --schedules-parameter)"
+        problems = str(error).partition(" is misconfigured: ")[2] or str(error)
+        return EXIT_USAGE, (
+            f"settings missing or invalid: {problems} "
+            "(set the variables, or pass --environment / --state-table / --schedules-parameter)"
+        )
+    if isinstance(error, NoRegionError):
+        return EXIT_USAGE, "no AWS region: set AWS_DEFAULT_REGION, or a region in your AWS profile (aws configure)"
+    if isinstance(error, ProfileNotFound):
+        return EXIT_USAGE, f"{error} (check AWS_PROFILE and AWS_CONFIG_FILE)"
     if isinstance(error, NoCredentialsError):
         return EXIT_AWS, "no AWS credentials found: configure a profile (AWS_PROFILE) or set AWS_ACCESS_KEY_ID"
-    if isinstance(error, NoRegionError):
-        return EXIT_AWS, "no AWS region: set AWS_REGION"
+    return None
+
+
+def _explain_aws(error: Exception) -> tuple[int, str] | None:
+    """AWS's answer: unreachable, Steward's state table not there, or a refusal (AWS's own words name the rest)."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    from steward.adapters.state import StateUnavailable
+
     if isinstance(error, EndpointConnectionError):
         return EXIT_AWS, f"cannot reach AWS: {error}"
-    if isinstance(error, ClientError | StateUnavailable):
+    refused = next((cause for cause in _causes(error) if isinstance(cause, ClientError)), None)
+    if refused is not None and _is_missing_table(refused):
+        table, region = os.environ.get("STATE_TABLE", ""), os.environ.get("AWS_REGION", "")
+        return EXIT_USAGE, (
+            f"state table {table!r} not found in {region} "
+            "(check --state-table or STATE_TABLE against the stack outputs, and the region)"
+        )
+    if isinstance(error, ClientError | StateUnavailable | BotoCoreError):
         return EXIT_AWS, f"AWS refused: {error}"
-    return None, ""
+    return None
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _is_missing_table(error: Any) -> bool:
+    return bool(
+        error.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+        and error.operation_name in ("Scan", "Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem")
+    )
+
+
+def _state_table() -> str:
+    table = os.environ.get("STATE_TABLE", "")
+    if not table:
+        raise CliError("no state table: pass --state-table or set STATE_TABLE (the stack output StateTableName)")
+    return table
+
+
+def _aws() -> AwsClients:
+    from steward.runtime import shared_aws
+
+    return shared_aws()
+
+
+# ------------------------------------------------------------------------------------------ status and history
+
+
+def status(out: TextIO, *, as_json: bool) -> int:
+    """What Steward holds now (held at zero, on on-demand), its latest rollbacks and its last digest."""
+    snapshot = _inventory().snapshot()
+    rollbacks = sorted(snapshot.rollbacks, key=lambda r: r.at, reverse=True)[:RECENT_ROLLBACKS]
+    digest = max(snapshot.digests, key=lambda d: d.day, default=None)
+    missed = max(snapshot.digests_missed, key=lambda d: d.day, default=None)
+    if as_json:
+        document = {
+            "held": [
+                {
+                    "service": held.service,
+                    "since": _utc(held.restore.stopped_at),
+                    "by": held.restore.stopped_by,
+                    "status": held.restore.status,
+                    "until": _utc(held.restore.hold_until) if held.restore.hold_until else None,
+                    "restores": _restores(held.restore),
+                }
+                for held in sorted(snapshot.held, key=lambda h: h.service)
+            ],
+            "on_demand": [
+                {
+                    "service": episode.service,
+                    "since": _utc(episode.since),
+                    "last_spot_failure": _utc(episode.last_signal_at),
+                    "goes_back_to": _strategy(episode.original),
+                    "cause": episode.cause,
+                }
+                for episode in sorted(snapshot.on_demand, key=lambda e: e.service)
+            ],
+            "rollbacks": [
+                {
+                    "service": rollback.service,
+                    "at": _utc(rollback.at),
+                    "from": rollback.from_task_definition,
+                    "to": rollback.to_task_definition,
+                    "alarm": rollback.alarm,
+                }
+                for rollback in rollbacks
+            ],
+            "last_digest": {"day": digest.day.isoformat(), "posted_at": _utc(digest.posted_at)} if digest else None,
+            "last_digest_unavailable": {"day": missed.day.isoformat(), "reason": missed.reason} if missed else None,
+            "unreadable_items": snapshot.unreadable,
+        }
+        print(json.dumps(document, indent=2), file=out)
+        return EXIT_OK
+    _section(
+        out,
+        "Held at zero",
+        ["SERVICE", "SINCE", "BY", "RESTORES"],
+        [
+            (held.service, _utc(held.restore.stopped_at), _held_by(held.restore), _restores(held.restore))
+            for held in sorted(snapshot.held, key=lambda h: h.service)
+        ],
+    )
+    _section(
+        out,
+        "On on-demand after a Spot failure",
+        ["SERVICE", "SINCE", "LAST SPOT FAILURE", "GOES BACK TO"],
+        [
+            (e.service, _utc(e.since), _utc(e.last_signal_at), _strategy(e.original))
+            for e in sorted(snapshot.on_demand, key=lambda e: e.service)
+        ],
+    )
+    _section(
+        out,
+        f"Latest rollbacks (up to {RECENT_ROLLBACKS})",
+        ["SERVICE", "AT", "FROM", "TO", "ALARM"],
+        [
+            (r.service, _utc(r.at), _revision(r.from_task_definition), _revision(r.to_task_definition), r.alarm)
+            for r in rollbacks
+        ],
+    )
+    last = f"for {digest.day.isoformat()}, posted {_utc(digest.posted_at)}" if digest else "none posted"
+    print(f"Last cost digest: {last}", file=out)
+    if missed and (digest is None or missed.day > digest.day):
+        print(f"  unavailable on {missed.day.isoformat()}: {missed.reason}", file=out)
+    if snapshot.unreadable:
+        print(f"({snapshot.unreadable} state item(s) could not be read and are not shown)", file=out)
+    return EXIT_OK
+
+
+def history(since: datetime, out: TextIO, *, as_json: bool) -> int:
+    """Everything the state table remembers from `since` on, oldest first."""
+    events = sorted(event for event in _events(_inventory().snapshot()) if event[0] >= since)
+    if as_json:
+        rows = [{"at": _utc(at), "service": service, "what": what} for at, service, what in events]
+        print(json.dumps({"since": _utc(since), "events": rows}, indent=2), file=out)
+        return EXIT_OK
+    print(f"Since {_utc(since)}: {len(events)} event(s)", file=out)
+    if events:
+        _table(["AT", "SERVICE", "WHAT"], [(_utc(at), service or "-", what) for at, service, what in events], out)
+    return EXIT_OK
+
+
+def _events(snapshot: Snapshot) -> Iterator[tuple[datetime, str, str]]:
+    for held in snapshot.held:
+        restore = held.restore
+        yield restore.stopped_at, held.service, f"held at zero by {restore.stopped_by} ({_restores(restore)})"
+    for ended in snapshot.ended_holds:
+        yield ended.start, ended.service, f"held at zero by {ended.by} ({ended.tasks} task(s))"
+        yield ended.end, ended.service, f"restored {ended.tasks} task(s) after {_duration(ended.end - ended.start)}"
+    for episode in snapshot.on_demand:
+        yield episode.since, episode.service, f"moved to on-demand: {episode.cause}"
+    for rollback in snapshot.rollbacks:
+        moved = f"{_revision(rollback.from_task_definition)} -> {_revision(rollback.to_task_definition)}"
+        yield rollback.at, rollback.service, f"rolled back {moved} (alarm {rollback.alarm})"
+    for failed in snapshot.failed_deployments:
+        yield failed.at, failed.service, f"deployment {failed.deployment_id} failed: {failed.reason}".rstrip(": ")
+    for digest in snapshot.digests:
+        yield digest.posted_at, "", f"cost digest for {digest.day.isoformat()} posted"
+
+
+def _inventory() -> Inventory:
+    from steward.adapters.inventory import Inventory
+
+    return Inventory(_aws(), _state_table())
+
+
+# ------------------------------------------------------------------------------------------ restore-all
+
+
+Row = dict[str, str]
+FAILED_OUTCOMES = {"failed", "not restored", "deferred", "waiting"}  # the service is still held, or still on on-demand
+
+
+def restore_all(out: TextIO, *, dry_run: bool, as_json: bool) -> int:
+    """Every service Steward holds at zero back to its restore record, every open Spot episode back to its original
+    strategy; each through the step its workflow uses, so a second run (or one after a partial failure) finishes the
+    job and touches nothing Steward does not hold."""
+    from steward.adapters.ecs import Ecs
+    from steward.adapters.holding import Holds, WriteLimits
+    from steward.adapters.inventory import Inventory
+    from steward.adapters.state import StateStore
+
+    aws, table, now = _aws(), _state_table(), datetime.now(UTC)
+    state = StateStore(aws, table)
+    holds = Holds(Ecs(aws), state, WriteLimits.per_second(RESTORE_WRITES_PER_SECOND))
+    emit = partial(_print_row, out) if not as_json else _no_print
+    if not as_json:
+        print(f"restore-all{' (dry run: nothing is changed)' if dry_run else ''}", file=out)
+    rows = restore_holds(holds, Inventory(aws, table), Ecs(aws), now, dry_run=dry_run, emit=emit)
+    rows += shift_back_all(aws, state, now, dry_run=dry_run, emit=emit)
+    failed = [row for row in rows if row["outcome"] in FAILED_OUTCOMES]
+    if as_json:
+        print(json.dumps({"dry_run": dry_run, "services": rows}, indent=2), file=out)
+    else:
+        done = len(rows) - len(failed)
+        print(f"{len(rows)} service(s): {done} done, {len(failed)} not restored", file=out)
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def restore_holds(
+    holds: Holds, inventory: Inventory, ecs: Ecs, now: datetime, *, dry_run: bool, emit: Callable[[Row], None]
+) -> list[Row]:
+    from steward.apply import Change, Status, apply
+    from steward.domain.off_hours import Action, decide_restore
+
+    held = {key: record.restore for key, record in holds.records().items() if record.restore is not None}
+    views = _live_views(ecs, sorted(held))
+    rows: list[Row] = []
+    for key in sorted(held):
+        cluster, _, name = key.partition("/")
+        restore = inventory.held_now(cluster, name)  # a consistent read: another run may have restored it meanwhile
+        if restore is None:
+            rows.append(_row(emit, "hold", cluster, name, outcome="already restored", what="nothing held any more"))
+            continue
+        view = views[key]
+        reason = f"held at zero by {restore.stopped_by} since {_utc(restore.stopped_at)}"
+        decision = decide_restore(view, restore, now, reason)
+        if decision.action is not Action.START:
+            rows.append(
+                _row(emit, "hold", cluster, name, outcome="not restored", what=f"{decision.reason}; still held")
+            )
+            continue
+        bring_back = partial(_restore_hold, holds, view, restore, keep_count=decision.keep_count, now=now)
+        applied = apply(Change(decision, make=bring_back), dry_run=dry_run, raise_transient=False)
+        what = _restored(restore, view, keep_count=decision.keep_count)
+        if applied.status is Status.FAILED:
+            rows.append(
+                _row(emit, "hold", cluster, name, outcome="failed", what=f"{_short(applied.cause)}; still held")
+            )
+        else:
+            outcome = "would restore" if applied.status is Status.DRY_RUN else "restored"
+            rows.append(_row(emit, "hold", cluster, name, outcome=outcome, what=what))
+    return rows
+
+
+def _restore_hold(holds: Holds, view: ServiceView, restore: RestoreRecord, *, keep_count: bool, now: datetime) -> None:
+    """As a start edge restores; then the off edge is marked handled, so the next tick does not stop it again."""
+    holds.restore(view, restore, keep_count=keep_count, now=now)
+    holds.mark(view, restore.edge_id, now)
+
+
+def _live_views(ecs: Ecs, keys: list[str]) -> dict[str, ServiceView]:
+    """What ECS says about each held service now; a service (or cluster) that is gone reads as gone."""
+    from botocore.exceptions import ClientError
+
+    from steward.domain.services import ServiceView
+
+    by_cluster: dict[str, list[str]] = {}
+    for key in keys:
+        cluster, _, name = key.partition("/")
+        by_cluster.setdefault(cluster, []).append(name)
+    views: dict[str, ServiceView] = {}
+    for cluster, names in by_cluster.items():
+        try:
+            views.update({view.key: view for view in ecs.describe(cluster, names) if view.exists})
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ClusterNotFoundException":
+                raise
+    for key in keys:
+        if key not in views:
+            cluster, _, name = key.partition("/")
+            views[key] = ServiceView(cluster=cluster, name=name, arn="", desired_count=0, tags={}, exists=False)
+    return views
+
+
+def shift_back_all(
+    aws: AwsClients, state: StateStore, now: datetime, *, dry_run: bool, emit: Callable[[Row], None]
+) -> list[Row]:
+    """Every open Spot episode back to its recorded strategy, through the shift-back tick's own step (with no wait
+    for Spot to be stable), unless someone changed the strategy since."""
+    from steward.adapters.spot_ecs import SpotEcs
+    from steward.adapters.spot_episodes import SpotEpisodes
+    from steward.adapters.state import StateUnavailable
+    from steward.domain.spot import describe_strategy
+    from steward.workflows.spot_fallback import Spot, shift_back_one
+
+    episodes = SpotEpisodes(state, dry_run=dry_run)
+    open_episodes = sorted(episodes.open_episodes(), key=lambda e: e.label)
+    if not open_episodes:
+        return []
+    spot = Spot(ecs=SpotEcs(aws), episodes=episodes, slack=_no_slack(aws), dry_run=dry_run, stable=timedelta(0))
+    rows: list[Row] = []
+    for item in open_episodes:
+        try:
+            result, _ = shift_back_one(spot, item, now)
+        except StateUnavailable as error:
+            rows.append(
+                _row(emit, "spot", item.cluster, item.name, outcome="failed", what=f"{error}; still on on-demand")
+            )
+            continue
+        outcome, what = _spot_outcome(item, result, dry_run, describe_strategy(item.episode.original))
+        rows.append(_row(emit, "spot", item.cluster, item.name, outcome=outcome, what=what))
+    return rows
+
+
+def _spot_outcome(item: OpenEpisode, result: dict[str, Any], dry_run: bool, original: str) -> tuple[str, str]:
+    outcome = str(result["outcome"])
+    if outcome == "shifted back":
+        return ("would shift back" if dry_run else "shifted back"), f"capacity provider strategy {original}"
+    if outcome == "forgotten":
+        return ("would forget" if dry_run else "forgotten"), f"{result['reason']}; strategy left as it is"
+    return outcome, f"{result['reason']}; still on on-demand"
+
+
+def _no_slack(aws: AwsClients) -> Any:
+    """restore-all reports on the terminal, not in Slack: a notifier with no Slack settings says nothing."""
+    from steward.adapters.slack import SlackNotifier
+    from steward.settings import settings_from
+    from steward.settings.spot_fallback import SpotFallbackSettings
+
+    # The environment name only labels messages, and this notifier posts none.
+    environ = {"STEWARD_ENVIRONMENT": "dev", "STATE_TABLE": _state_table(), "AWS_REGION": os.environ["AWS_REGION"]}
+    return SlackNotifier(settings_from(SpotFallbackSettings, environ), aws)
+
+
+def _row(emit: Callable[[Row], None], kind: str, cluster: str, service: str, *, outcome: str, what: str) -> Row:
+    row = {"kind": kind, "cluster": cluster, "service": service, "outcome": outcome, "what": what}
+    emit(row)
+    return row
+
+
+def _print_row(out: TextIO, row: Row) -> None:
+    """One line per service as it is done, so a long run shows its progress."""
+    service = f"{row['cluster']}/{row['service']}"
+    print(f"  {row['outcome']:<16}  {service:<40}  {row['what']}", file=out, flush=True)
+
+
+def _no_print(row: Row) -> None:
+    """--json prints every row at the end, as one document."""
+
+
+def _restored(restore: RestoreRecord, view: ServiceView, *, keep_count: bool) -> str:
+    target = _target(restore)
+    if keep_count:
+        kept = f"desired count left at {view.desired_count} (scaled up by hand while held)"
+        return f"{target}; {kept}" if target else kept
+    count = f"desired count {restore.desired_count}"
+    return f"{count}; {target}" if target else count
+
+
+def _short(error: BaseException | None) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        return f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message', '')}"[:300]
+    return str(error)[:300]
+
+
+# ------------------------------------------------------------------------------------------ plan, invoke, digest
 
 
 def validate_schedules(path: Path, at: datetime, out: TextIO) -> int:
@@ -162,8 +654,8 @@ def validate_schedules(path: Path, at: datetime, out: TextIO) -> int:
         desired = schedule.desired_at(at)
         state = desired.state if desired else "no edge in the past week"
         upcoming = schedule.next_edge(at, "off" if desired and desired.state == "on" else "on")
-        following = f"; next {upcoming.state} at {upcoming.at.isoformat()} ({upcoming.local})" if upcoming else ""
-        print(f"  {name}: {state} at {at.isoformat(timespec='minutes')}{following}", file=out)
+        following = f"; next {upcoming.state} at {_utc(upcoming.at)} ({upcoming.local})" if upcoming else ""
+        print(f"  {name}: {state} at {_utc(at)}{following}", file=out)
     return EXIT_OK
 
 
@@ -171,7 +663,7 @@ def plan_off_hours(at: datetime, out: TextIO) -> int:
     """The decisions a tick at `at` would act on (the tick's own `plan_tick`), without acting."""
     from steward.adapters.schedules import Unusable
     from steward.runtime import runtime
-    from steward.settings import OffHoursSettings
+    from steward.settings.off_hours import OffHoursSettings
     from steward.workflows.off_hours import plan_tick
 
     planned = plan_tick(runtime(OffHoursSettings), at)
@@ -179,28 +671,89 @@ def plan_off_hours(at: datetime, out: TextIO) -> int:
         print(f"off-hours would change nothing: {planned.problem}", file=out)
         return EXIT_INVALID
     rows = [(v.service.key, v.decision.action.value, v.decision.reason) for v in planned]
-    print(f"off-hours plan for {at.isoformat(timespec='minutes')}: {len(rows)} tagged service(s)", file=out)
+    print(f"off-hours plan for {_utc(at)}: {len(rows)} tagged service(s)", file=out)
     _table(["SERVICE", "ACTION", "WHY"], sorted(rows), out)
     return EXIT_OK
 
 
-def invoke(function: str, event_file: Path, dry_run: bool | None, out: TextIO) -> int:
-    if dry_run is None:
-        # Against real AWS the safe default is to decide and report only; a local endpoint may act.
-        dry_run = not os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["DRY_RUN"] = "true" if dry_run else "false"
+def invoke(function: str, event_file: Path, out: TextIO, *, dry_run: bool, as_json: bool) -> int:
+    """The handler, in-process, with the event; a dry run unless --no-dry-run, whatever the endpoint."""
+    _set_dry_run(dry_run)
     try:
         event = json.loads(_read(event_file))
     except json.JSONDecodeError as error:
         raise CliError(f"{event_file} is not JSON: {error.msg} at line {error.lineno}") from None
     handler = importlib.import_module(f"steward.handlers.{FUNCTIONS[function]}").lambda_handler
     result = handler(event, _Context(FUNCTIONS[function]))
-    print(json.dumps(result, indent=2, default=str), file=out)
+    if as_json:
+        print(json.dumps(result, indent=2, default=str), file=out)
+    else:
+        print(f"{function}{' (dry run)' if dry_run else ''}: {event_file}", file=out)
+        _describe(result, out, indent="  ")
+    rejections = _rejections(result)
+    if rejections:
+        for reason in rejections:
+            # The reason names the event model it expected; people know the function, not its model classes.
+            words = re.sub(r"\bnot a valid [A-Z]\w*", "not an event it handles", reason)
+            print(f"steward: {function} does not accept this event: {words}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
+def _set_dry_run(dry_run: bool) -> None:
+    """DRY_RUN for the handler about to run, and settings read afresh, so no earlier run's answer is reused."""
+    from steward.settings import load_settings
+
+    os.environ["DRY_RUN"] = "true" if dry_run else "false"
+    load_settings.cache_clear()
+
+
+def _rejections(result: Any) -> list[str]:
+    """Why the function refused the event (or any record of it), if it did."""
+    if not isinstance(result, dict):
+        return []
+    if result.get("outcome") == "rejected":
+        return [str(result.get("reason", ""))]
+    records = result.get("records")
+    if isinstance(records, list):
+        return [str(r.get("reason", "")) for r in records if isinstance(r, dict) and r.get("outcome") == "rejected"]
+    return []
+
+
+def _describe(value: Any, out: TextIO, indent: str) -> None:
+    """A handler's result for people: one line per field, lists of services as aligned rows."""
+    if not isinstance(value, dict):
+        print(f"{indent}{value}", file=out)
+        return
+    for key, item in value.items():
+        label = str(key).replace("_", " ")
+        if isinstance(item, list):
+            print(f"{indent}{label}: {len(item)}", file=out)
+            _describe_list(item, out, indent + "  ")
+        elif isinstance(item, dict):
+            print(f"{indent}{label}:", file=out)
+            _describe(item, out, indent + "  ")
+        else:
+            print(f"{indent}{label}: {item}", file=out)
+
+
+def _describe_list(entries: list[Any], out: TextIO, indent: str) -> None:
+    """Flat records with the same fields (services and their outcome) as a table; anything else one by one."""
+    flat = [e for e in entries if isinstance(e, dict) and not any(isinstance(v, dict | list) for v in e.values())]
+    if entries and len(flat) == len(entries) and all(e.keys() == flat[0].keys() for e in flat):
+        headers = [str(key).replace("_", " ").upper() for key in flat[0]]
+        _table(headers, [tuple(str(value) for value in entry.values()) for entry in flat], out, indent=indent)
+        return
+    for entry in entries:
+        if isinstance(entry, dict):
+            print(f"{indent}-", file=out)
+            _describe(entry, out, indent + "  ")
+        else:
+            print(f"{indent}{entry}", file=out)
+
+
 def print_digest(at: datetime, out: TextIO) -> int:
-    os.environ["DRY_RUN"] = "true"
+    _set_dry_run(True)
     from steward.handlers import cost_report
 
     result = cost_report.lambda_handler(
@@ -228,6 +781,60 @@ def block_text(block: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+# ------------------------------------------------------------------------------------------ words and tables
+
+
+def _utc(moment: datetime | None) -> str:
+    """Every instant the command prints: UTC, to the second, with a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+
+
+def _duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def _target(restore: RestoreRecord) -> str:
+    target = restore.target
+    if target is None:
+        return ""
+    suspended = [name for name, on in sorted(target.suspended.items()) if on]
+    scaling = f", scaling suspended as it was ({', '.join(suspended)})" if suspended else ""
+    return f"auto scaling min {target.min_capacity} max {target.max_capacity}{scaling}"
+
+
+def _restores(restore: RestoreRecord) -> str:
+    target = _target(restore)
+    return f"{restore.desired_count} task(s)" + (f", {target}" if target else "")
+
+
+def _held_by(restore: RestoreRecord) -> str:
+    words = restore.stopped_by
+    if restore.hold_until is not None:
+        words += f" until {_utc(restore.hold_until)}"
+    if restore.status != "stopped":
+        words += " (stop not finished)"
+    return words
+
+
+def _strategy(strategy: Any) -> str:
+    from steward.domain.spot import describe_strategy
+
+    return describe_strategy(strategy)
+
+
+def _revision(task_definition: str) -> str:
+    """'arn:…:task-definition/api-gateway:42' → 'api-gateway:42'."""
+    return task_definition.rsplit("/", 1)[-1]
+
+
+def _section(out: TextIO, title: str, headers: list[str], rows: list[tuple[str, ...]]) -> None:
+    print(f"{title}: {len(rows) or 'none'}", file=out)
+    if rows:
+        _table(headers, rows, out, indent="  ")
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text()
@@ -237,12 +844,46 @@ def _read(path: Path) -> str:
         raise CliError(f"{path}: cannot read it ({error})") from None
 
 
-def _table(headers: list[str], rows: list[tuple[str, ...]], out: TextIO) -> None:
+def _table(headers: list[str], rows: list[tuple[str, ...]], out: TextIO, indent: str = "") -> None:
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
     widths[-1] = 0
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), file=out)
+    print(indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), file=out)
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
+        print(indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
+class _Output:
+    """The command's stdout. A reader that goes away (`| head`) ends the output, never the work or the exit code:
+    what follows is dropped, and stdout points at /dev/null so the interpreter's last flush is quiet too."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                self._stream.write(text)
+            except BrokenPipeError:
+                self.drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self.drop()
+
+    def drop(self) -> None:
+        self._gone = True
+        try:
+            descriptor = self._stream.fileno()
+        except (OSError, ValueError, AttributeError):
+            return  # not a file (a test's StringIO): nothing to silence
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, descriptor)
+        os.close(devnull)
 
 
 class _Context:

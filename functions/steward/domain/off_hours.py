@@ -201,6 +201,12 @@ def _start(service: ServiceView, held: RestoreRecord, reason: str) -> Decision:
     return Decision(Action.START, reason, restore=held)
 
 
+def decide_restore(service: ServiceView, held: RestoreRecord, now: datetime, reason: str) -> Decision:
+    """Bring a held service back now (`steward restore-all`) as a start edge would, unless it cannot be scaled."""
+    situation = Situation(service, None, OffHoursRecord(held.edge_id, held), now, None)
+    return _cannot_be_scaled(situation) or _start(service, held, reason)
+
+
 def in_scope(services: Sequence[ServiceView], records: Mapping[str, OffHoursRecord]) -> list[ServiceView]:
     """The tagged services, plus a 'gone' view for each record whose service or cluster disappeared."""
     views = list(services)
