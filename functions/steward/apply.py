@@ -8,11 +8,11 @@ results go to its pure message builders (report). A workflow never checks `dry_r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
+from msgspec import Struct
 
 from steward.adapters.aws import is_transient
 from steward.adapters.state import StateUnavailable
@@ -41,8 +41,7 @@ class Status(StrEnum):
     FAILED = "failed"  # AWS refused for good (not transient); nothing changed for this decision
 
 
-@dataclass(frozen=True)
-class Change[DecisionT]:
+class Change[DecisionT](Struct, frozen=True):
     """What a decision asks for: the change itself, the claim that guards it, and what to record once it is made."""
 
     decision: DecisionT
@@ -51,12 +50,14 @@ class Change[DecisionT]:
     record: Callable[[], None] | None = None
 
 
-@dataclass(frozen=True)
-class Applied[DecisionT]:
+class Applied[DecisionT](Struct, frozen=True):
     decision: DecisionT
     status: Status
-    error: str | None = None
-    cause: BaseException | None = field(default=None, compare=False, repr=False)  # the error behind FAILED
+    cause: BaseException | None = None  # the error behind FAILED
+
+    @property
+    def error(self) -> str | None:
+        return None if self.cause is None else str(self.cause)
 
     @property
     def changed(self) -> bool:
@@ -78,7 +79,7 @@ def apply[DecisionT](change: Change[DecisionT], *, dry_run: bool, raise_transien
     except REPORTED as error:
         if raise_transient:  # nothing was claimed: the error is raised as it always was
             raise
-        return Applied(change.decision, Status.FAILED, error=str(error), cause=error)
+        return Applied(change.decision, Status.FAILED, cause=error)
     return _make(change, change.make, raise_transient=raise_transient)
 
 
@@ -92,7 +93,7 @@ def _make[DecisionT](
         _release(change.claim)
         if raise_transient and is_transient(error):
             raise
-        return Applied(change.decision, Status.FAILED, error=str(error), cause=error)
+        return Applied(change.decision, Status.FAILED, cause=error)
     except BaseException:
         _release(change.claim)
         raise

@@ -7,11 +7,11 @@ saying why, a `RejectedEvents` metric, a normal return, and no AWS call.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from aws_lambda_powertools.metrics import MetricUnit
+from msgspec import Struct
 from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 
 from steward.adapters.aws import AwsClients
@@ -30,8 +30,7 @@ def shared_aws() -> AwsClients:
     return AwsClients()
 
 
-@dataclass
-class Runtime[SettingsT: Settings]:
+class Runtime[SettingsT: Settings](Struct):
     settings: SettingsT
     aws: AwsClients
     state: StateStore
@@ -49,8 +48,7 @@ def runtime[SettingsT: Settings](model: type[SettingsT]) -> Runtime[SettingsT]:
     )
 
 
-@dataclass(frozen=True)
-class Rejected:
+class Rejected(Struct, frozen=True):
     reason: str
 
     def result(self) -> dict[str, Any]:

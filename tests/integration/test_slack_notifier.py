@@ -10,7 +10,7 @@ from devtools.slack_standin import SlackStandIn
 from steward.adapters.slack import SlackNotifier, token_from_secret
 from steward.domain import slack as blocks
 from steward.runtime import runtime, shared_aws
-from steward.settings import OffHoursSettings
+from steward.settings.off_hours import OffHoursSettings
 from tests.conftest import SLACK_TOKEN
 
 

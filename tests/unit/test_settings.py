@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from steward.settings import BudgetAlertSettings, CostReportSettings, OffHoursSettings, SettingsError, settings_from
+from steward.settings import SettingsError, settings_from
+from steward.settings.budget_alert import BudgetAlertSettings
+from steward.settings.cost_report import CostReportSettings
+from steward.settings.off_hours import OffHoursSettings
 
 BASE = {"STEWARD_ENVIRONMENT": "dev", "STATE_TABLE": "steward-state", "AWS_REGION": "eu-central-1"}
 

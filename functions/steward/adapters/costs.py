@@ -4,12 +4,12 @@ the unit AWS returned, credits and refunds excluded, every page read. Also the d
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from msgspec import Struct
 
 from steward.adapters.aws import AwsClients, is_transient
 from steward.adapters.state import Key, StateStore, StateUnavailable
@@ -28,8 +28,7 @@ class CostsUnavailable(RuntimeError):
     """Cost Explorer could not answer; the message says why. Never report zeros instead."""
 
 
-@dataclass(frozen=True)
-class DailyCost:
+class DailyCost(Struct, frozen=True):
     day: date
     tag_value: str  # "" is the untagged share
     service: str  # the AWS service (SERVICE dimension)
@@ -204,8 +203,7 @@ def _utilisation_query(query_id: str, metric: str, view: ServiceView) -> dict[st
     }
 
 
-@dataclass(frozen=True)
-class DigestDay:
+class DigestDay(Struct, frozen=True):
     """One digest a day, however often the schedule delivers: the first delivery claims the day it reports on."""
 
     state: StateStore
@@ -223,8 +221,7 @@ class DigestDay:
         self.state.delete(self.key)
 
 
-@dataclass(frozen=True)
-class UnavailableNotice:
+class UnavailableNotice(Struct, frozen=True):
     """Lambda retries a failed digest twice: the team hears about it once a day (or, with no state table, each time)."""
 
     state: StateStore

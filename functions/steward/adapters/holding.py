@@ -8,9 +8,11 @@ task-hours saved for the cost digest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from steward.adapters import ecs as ecs_actions
 from steward.adapters import state as state_actions
@@ -28,8 +30,7 @@ HOLD_ACTIONS = ecs_actions.SCALING_ACTIONS | {state_actions.WRITE, state_actions
 RESTORE_ACTIONS = HOLD_ACTIONS | {state_actions.DELETE}
 
 
-@dataclass(frozen=True)
-class WriteLimits:
+class WriteLimits(Struct, frozen=True):
     """Client-side rate limits on the scarce write quotas: ECS UpdateService and Auto Scaling registrations."""
 
     ecs: RateLimiter
@@ -143,8 +144,7 @@ def _key(service: ServiceView) -> Key:
     return service_key(service.cluster, service.name, RECORD)
 
 
-@dataclass(frozen=True)
-class HoldClaim:
+class HoldClaim(Struct, frozen=True):
     """A hold is claimed by writing its restore record (status "stopping") before the service is touched."""
 
     holds: Holds

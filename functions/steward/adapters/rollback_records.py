@@ -4,9 +4,10 @@ rollback marker (`rollback`: the last rollback Steward made, and the cooldown), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from msgspec import Struct
 
 from steward.adapters import state as state_actions
 from steward.adapters.holding import RECORD as OFF_HOURS_RECORD
@@ -26,14 +27,12 @@ IAM_ACTIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class RecordedDeployment:
+class RecordedDeployment(Struct, frozen=True):
     deployment: Deployment
     thread_ts: str | None = None  # the Slack thread its status messages go to
 
 
-@dataclass(frozen=True)
-class StoredMarker:
+class StoredMarker(Struct, frozen=True):
     """The service's rollback marker as read, kept whole so a released claim puts it back exactly."""
 
     marker: RollbackMarker | None = None

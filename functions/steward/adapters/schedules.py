@@ -4,10 +4,10 @@ record that lets a broken document be announced once per distinct problem."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
+from msgspec import Struct
 
 from steward.adapters.aws import AwsClients
 from steward.adapters.state import Key, StateStore
@@ -17,8 +17,7 @@ IAM_ACTIONS = frozenset({"ssm:GetParameter"})
 NOTICE_LIFETIME = timedelta(days=30)  # a problem left unfixed this long is announced again
 
 
-@dataclass(frozen=True)
-class Unusable:
+class Unusable(Struct, frozen=True):
     """Why the schedules cannot be used this tick: nothing is stopped or started until it is fixed."""
 
     problem: str

@@ -9,11 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from msgspec import Struct
 
 from steward.adapters import state as state_actions
 from steward.adapters.state import Key, StateStore, service_key
@@ -28,8 +28,7 @@ def instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-@dataclass(frozen=True)
-class OpenEpisode:
+class OpenEpisode(Struct, frozen=True):
     """A service Steward has put on on-demand, as the state table remembers it."""
 
     cluster: str

@@ -7,12 +7,12 @@ pk names what the item is about (`service#CLUSTER/SERVICE`, `budget#NAME`, `alar
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+from msgspec import Struct
 
 from steward.adapters.aws import AwsClients
 
@@ -30,8 +30,7 @@ class StateUnavailable(RuntimeError):
     """The state table could not be read or written; nothing that depends on it may proceed."""
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(Struct, frozen=True):
     pk: str
     sk: str
 

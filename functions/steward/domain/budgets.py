@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+
+from msgspec import Struct
 
 from steward.domain.services import OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView, kept_awake
 from steward.models.budgets import BudgetNotification
 
 
-@dataclass(frozen=True)
-class Period:
+class Period(Struct, frozen=True):
     """The budget period an alert speaks of. AWS Budgets periods are UTC calendar periods."""
 
     time_unit: str  # "DAILY", "MONTHLY", or "UNKNOWN" when the notification's wording did not say
@@ -64,8 +64,7 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class ActionVerdict:
+class ActionVerdict(Struct, frozen=True):
     act: bool
     reason: str
 
@@ -73,8 +72,7 @@ class ActionVerdict:
 UNKNOWN_PERIOD = "the budget period could not be read from the notification: alert only"
 
 
-@dataclass(frozen=True)
-class ActionCase:
+class ActionCase(Struct, frozen=True):
     """What the action rules look at: the alert, its period, what the team configured, where Steward runs."""
 
     notification: BudgetNotification
@@ -88,8 +86,7 @@ class ActionCase:
         return self.notification.threshold_percent
 
 
-@dataclass(frozen=True)
-class ActionRule:
+class ActionRule(Struct, frozen=True):
     """One reason not to act; `reason` is formatted with the case's `configured` and `threshold`."""
 
     name: str
@@ -127,8 +124,7 @@ def judge_action(
     return ActionVerdict(True, f"ACTUAL spend reached {case.threshold} % of the budget")
 
 
-@dataclass(frozen=True)
-class AlertDecision:
+class AlertDecision(Struct, frozen=True):
     """What one budget notification asks for: an alert (once per threshold and period, escalating), and whether the
     configured action runs, with the reason either way."""
 
@@ -158,8 +154,7 @@ def decide_alert(
     return AlertDecision(notification, period, verdict, selector, anomaly(notification, anomaly_multiple))
 
 
-@dataclass(frozen=True)
-class BudgetStop:
+class BudgetStop(Struct, frozen=True):
     """A service the budget action holds at zero, and the record that brings it back when the period resets."""
 
     service: ServiceView

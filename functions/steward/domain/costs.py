@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+
+from msgspec import Struct
 
 from steward.domain.services import KeptOff, ServiceView
 
@@ -45,8 +46,7 @@ KEPT_OFF, ON_SPOT = "kept off", "on Spot"
 TaskSize = tuple[int, int, str]  # CPU units, memory MiB, CPU architecture of a task definition
 
 
-@dataclass(frozen=True)
-class CostRow:
+class CostRow(Struct, frozen=True):
     day: date
     tag_value: str
     amount: Decimal
@@ -54,8 +54,7 @@ class CostRow:
     estimated: bool = False
 
 
-@dataclass(frozen=True)
-class ServiceCosts:
+class ServiceCosts(Struct, frozen=True):
     name: str  # the cost tag value; UNTAGGED for spend without it
     yesterday: Decimal
     day_before: Decimal
@@ -68,23 +67,20 @@ class ServiceCosts:
         return self.yesterday - self.day_before
 
 
-@dataclass(frozen=True)
-class TaskHoursSaved:
+class TaskHoursSaved(Struct, frozen=True):
     service: ServiceView
     hours: Decimal
     kind: str  # KEPT_OFF or ON_SPOT
 
 
-@dataclass(frozen=True)
-class Saving:
+class Saving(Struct, frozen=True):
     service: str
     task_hours: Decimal
     amount: Decimal
     kind: str = KEPT_OFF  # or ON_SPOT
 
 
-@dataclass(frozen=True)
-class Oversized:
+class Oversized(Struct, frozen=True):
     """A running service whose 7-day average CPU and memory utilisation both stayed under IDLE_PERCENT."""
 
     service: str  # cluster/service
@@ -92,15 +88,13 @@ class Oversized:
     memory: float
 
 
-@dataclass(frozen=True)
-class Unavailable:
+class Unavailable(Struct, frozen=True):
     """Why there is no digest today: Cost Explorer's own words. Never a digest of zeros instead."""
 
     reason: str
 
 
-@dataclass(frozen=True)
-class Digest:
+class Digest(Struct, frozen=True):
     yesterday: date
     unit: str
     services: tuple[ServiceCosts, ...]  # largest yesterday first

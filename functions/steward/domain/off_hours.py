@@ -9,9 +9,11 @@ the schedule's hands, then what the schedule asks.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from steward.domain.schedules import Desired, Schedule
 from steward.domain.services import OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView, keep_awake_until
@@ -27,8 +29,7 @@ class Action(StrEnum):
     SKIP = "skip"
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Struct, frozen=True):
     action: Action
     reason: str
     restore: RestoreRecord | None = None  # START: what to restore; STOP: the record that holds it at 0
@@ -45,8 +46,7 @@ class Decision:
 ALREADY_STOPPING = Decision(Action.SKIP, "another run is already stopping it")
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Struct, frozen=True):
     """One tagged service and what the tick decided for it."""
 
     service: ServiceView
@@ -60,8 +60,7 @@ class Verdict:
         return replace(self, decision=replace(self.decision, restore=replace(restore, target=target)))
 
 
-@dataclass(frozen=True)
-class Situation:
+class Situation(Struct, frozen=True):
     """Everything one decision looks at."""
 
     service: ServiceView

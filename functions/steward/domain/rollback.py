@@ -4,9 +4,11 @@ may roll a service back now. Every refusal is a sentence the team reads in Slack
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from steward.domain.services import CHANNEL_TAG
 
@@ -28,8 +30,7 @@ class Move(StrEnum):
     NONE = "none"
 
 
-@dataclass(frozen=True)
-class Deployment:
+class Deployment(Struct, frozen=True):
     deployment_id: str
     task_definition: str  # full ARN with revision, "" when it could not be resolved
     status: str  # IN_PROGRESS, COMPLETED, FAILED
@@ -47,8 +48,7 @@ class Deployment:
         return self.by_steward or self.is_ecs_rollback
 
 
-@dataclass(frozen=True)
-class LiveDeployment:
+class LiveDeployment(Struct, frozen=True):
     """One of the deployments ECS lists on a service right now (PRIMARY, ACTIVE, ...)."""
 
     deployment_id: str
@@ -57,8 +57,7 @@ class LiveDeployment:
     created_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class RollbackService:
+class RollbackService(Struct, frozen=True):
     """What a rollback needs to know of a service as ECS describes it now."""
 
     tags: dict[str, str]
@@ -75,8 +74,7 @@ class RollbackService:
         return self.tags.get(CHANNEL_TAG)
 
 
-@dataclass(frozen=True)
-class RollbackMarker:
+class RollbackMarker(Struct, frozen=True):
     """Steward's last rollback of a service: the cooldown runs from `at`, and the deployment to `to` is Steward's."""
 
     to: str
@@ -157,8 +155,7 @@ def app_deployments(history: Iterable[Deployment]) -> list[Deployment]:
     return changes
 
 
-@dataclass(frozen=True)
-class RollbackContext:
+class RollbackContext(Struct, frozen=True):
     """Everything the decision needs, gathered by the workflow."""
 
     service: str
@@ -174,8 +171,7 @@ class RollbackContext:
     alarm: str = ""
 
 
-@dataclass(frozen=True)
-class RollbackDecision:
+class RollbackDecision(Struct, frozen=True):
     move: Move
     reason: str
     target_task_definition: str = ""
@@ -187,8 +183,7 @@ def _none(reason: str) -> RollbackDecision:
     return RollbackDecision(Move.NONE, reason)
 
 
-@dataclass(frozen=True)
-class _Facts:
+class _Facts(Struct, frozen=True):
     """The context and what follows from it, for the rules to read."""
 
     ctx: RollbackContext

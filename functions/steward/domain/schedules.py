@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from msgspec import Struct
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -100,31 +100,27 @@ class ScheduleDocument(BaseModel):
         return value
 
 
-@dataclass(frozen=True)
-class Period:
+class Period(Struct, frozen=True):
     days: frozenset[int]
     start: time | None
     stop: time | None
     stop_is_end_of_day: bool = False
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(Struct, frozen=True):
     at: datetime  # UTC
     state: State
     local: str  # the wall-clock edge, for reasons: "Fri 20:00 Europe/Berlin"
 
 
-@dataclass(frozen=True)
-class Desired:
+class Desired(Struct, frozen=True):
     state: State
     since: datetime  # the edge that set it, UTC
     edge_id: str  # stable name of that edge, to remember which edges were already acted on
     reason: str
 
 
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(Struct, frozen=True):
     name: str
     timezone: ZoneInfo
     periods: tuple[Period, ...]

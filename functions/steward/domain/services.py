@@ -3,9 +3,10 @@ Steward needs to bring it back after holding it at zero. Pure: no AWS, no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from msgspec import Struct, field
 
 SCHEDULE_TAG = "steward:schedule"
 KEEP_AWAKE_TAG = "steward:keep-awake-until"
@@ -13,8 +14,7 @@ PROTECTED_TAG = "steward:protected"
 CHANNEL_TAG = "steward:channel"
 
 
-@dataclass(frozen=True)
-class ScalableTarget:
+class ScalableTarget(Struct, frozen=True):
     min_capacity: int
     max_capacity: int
     suspended: dict[str, bool] = field(default_factory=dict)
@@ -31,8 +31,7 @@ class ScalableTarget:
         )
 
 
-@dataclass(frozen=True)
-class ServiceView:
+class ServiceView(Struct, frozen=True):
     """What ECS says about a service right now."""
 
     cluster: str
@@ -59,8 +58,7 @@ class ServiceView:
         return self.tags.get(PROTECTED_TAG, "").strip().lower() == "true"
 
 
-@dataclass(frozen=True)
-class RestoreRecord:
+class RestoreRecord(Struct, frozen=True):
     """What Steward needs to bring a service back exactly as it was. `desired_count` is never 0."""
 
     desired_count: int
@@ -76,8 +74,7 @@ class RestoreRecord:
             raise ValueError("a restore record never holds a desired count of 0")
 
 
-@dataclass(frozen=True)
-class OffHoursRecord:
+class OffHoursRecord(Struct, frozen=True):
     """The per-service memory: which off edge was handled, and the restore record if Steward holds it off."""
 
     edge_id: str
@@ -117,8 +114,7 @@ def switch(value: str | None) -> bool | None:
 FARGATE, FARGATE_SPOT = "FARGATE", "FARGATE_SPOT"
 
 
-@dataclass(frozen=True)
-class StrategyItem:
+class StrategyItem(Struct, frozen=True):
     provider: str
     weight: int = 0
     base: int = 0
@@ -151,8 +147,7 @@ def spot_tasks(strategy: Strategy, desired: int, spot_providers: set[str]) -> in
     return on_spot
 
 
-@dataclass(frozen=True)
-class KeptOff:
+class KeptOff(Struct, frozen=True):
     """Tasks a hold at zero kept off: held now (until `end` = now) or ended (from the savings log)."""
 
     service: str  # cluster/service

@@ -7,9 +7,10 @@ Limits (Block Kit reference): 50 blocks a message, 3000 characters of section te
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -22,8 +23,7 @@ MAX_FALLBACK_TEXT = 3000
 Block = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class SlackMessage:
+class SlackMessage(Struct, frozen=True):
     text: str
     blocks: tuple[Block, ...] = ()
     channel: str | None = None  # None: the function's default channel

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from msgspec import Struct
 
 from steward.domain.services import FARGATE, FARGATE_SPOT, Strategy, StrategyItem, switch
 
@@ -27,8 +28,7 @@ def describe_strategy(strategy: Strategy) -> str:
     return " + ".join(parts) or "(none)"
 
 
-@dataclass(frozen=True)
-class SpotService:
+class SpotService(Struct, frozen=True):
     """What the fallback needs to know about a live service."""
 
     cluster: str
@@ -41,8 +41,7 @@ class SpotService:
     status: str = "ACTIVE"
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Struct, frozen=True):
     act: bool
     reason: str
     fallback: Strategy = ()
@@ -200,8 +199,7 @@ def on_demand_for(service: SpotService, spot_providers: set[str]) -> str | None:
     return others[0] if len(others) == 1 else None
 
 
-@dataclass(frozen=True)
-class Episode:
+class Episode(Struct, frozen=True):
     """One Spot drought for one service: what it ran on before, what Steward put it on, and when Spot last failed."""
 
     original: Strategy
@@ -227,8 +225,7 @@ STALE_CLAIM = timedelta(minutes=2)  # a claim this old without a fallback belong
 REMEMBER_REFUSAL = timedelta(minutes=10)  # repeated signals for a service we leave alone cost one write
 
 
-@dataclass(frozen=True)
-class Signal:
+class Signal(Struct, frozen=True):
     """A Spot failure that hit one service."""
 
     cluster: str
@@ -242,8 +239,7 @@ class Signal:
         return f"{self.cluster}/{self.service}"
 
 
-@dataclass(frozen=True)
-class ContainerInstance:
+class ContainerInstance(Struct, frozen=True):
     """An EC2 instance registered to a cluster, and the capacity provider it was launched by."""
 
     cluster_arn: str
@@ -251,8 +247,7 @@ class ContainerInstance:
     capacity_provider: str
 
 
-@dataclass(frozen=True)
-class StoredEpisode:
+class StoredEpisode(Struct, frozen=True):
     """A service's episode as the state table holds it once this signal is noted."""
 
     status: str = ""  # "fallback" while on on-demand, "ignored" while a refusal is remembered
@@ -262,8 +257,7 @@ class StoredEpisode:
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class SignalVerdict:
+class SignalVerdict(Struct, frozen=True):
     go_on: bool
     outcome: str = ""  # when not going on: "duplicate" or "left alone"
     reason: str = ""
@@ -281,8 +275,7 @@ def judge_signal(stored: StoredEpisode, at: datetime) -> SignalVerdict:
     return SignalVerdict(True)  # ours, or a crashed invocation's to take over
 
 
-@dataclass(frozen=True)
-class FallbackDecision:
+class FallbackDecision(Struct, frozen=True):
     """What Steward does about one signal for one service, why, and what it stores for it."""
 
     signal: Signal

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from steward.models.budgets import SnsEvent
 from steward.observability import logger, metrics, traced
 from steward.runtime import Rejected, parse, runtime
-from steward.settings import BudgetAlertSettings
+from steward.settings.budget_alert import BudgetAlertSettings
 from steward.workflows import budget_alert
 
 SETTINGS = BudgetAlertSettings

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from steward.models.schedules import CostDigestTick
 from steward.observability import logger, metrics, traced
 from steward.runtime import Rejected, parse, runtime
-from steward.settings import CostReportSettings
+from steward.settings.cost_report import CostReportSettings
 from steward.workflows import cost_report
 
 SETTINGS = CostReportSettings

@@ -8,7 +8,7 @@ from steward.models.cloudwatch import AlarmStateChange
 from steward.models.ecs import DeploymentStateChange
 from steward.observability import logger, metrics, traced
 from steward.runtime import Accepts, Rejected, runtime
-from steward.settings import DeployRollbackSettings
+from steward.settings.deploy_rollback import DeployRollbackSettings
 from steward.workflows import deploy_rollback
 
 SETTINGS = DeployRollbackSettings

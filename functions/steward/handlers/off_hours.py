@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from steward.models.schedules import OffHoursTick
 from steward.observability import logger, metrics, traced
 from steward.runtime import Rejected, parse, runtime
-from steward.settings import OffHoursSettings
+from steward.settings.off_hours import OffHoursSettings
 from steward.workflows import off_hours
 
 SETTINGS = OffHoursSettings

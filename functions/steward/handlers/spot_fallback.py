@@ -9,7 +9,7 @@ from steward.models.ecs import ServiceAction, TaskStateChange
 from steward.models.schedules import SpotShiftBackTick
 from steward.observability import logger, metrics, traced
 from steward.runtime import Accepts, Rejected, runtime
-from steward.settings import SpotFallbackSettings
+from steward.settings.spot_fallback import SpotFallbackSettings
 from steward.workflows import spot_fallback
 
 SETTINGS = SpotFallbackSettings

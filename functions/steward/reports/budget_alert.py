@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+
+from msgspec import Struct
 
 from steward.domain import slack as blocks
 from steward.domain.budgets import AlertDecision
@@ -13,8 +14,7 @@ from steward.domain.slack import money
 Drivers = list[tuple[str, Decimal, str]] | str
 
 
-@dataclass(frozen=True)
-class AlertOutcome:
+class AlertOutcome(Struct, frozen=True):
     """What became of one alert: its decision, the cost drivers it shows, and the services its action stopped (named
     with " (dry run)" when they only would have been)."""
 

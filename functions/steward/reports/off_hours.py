@@ -4,9 +4,10 @@ the handler's summary of the tick; and the notice that a broken schedules docume
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from msgspec import Struct
 
 from steward.apply import Applied, Status
 from steward.domain import slack as blocks
@@ -14,8 +15,7 @@ from steward.domain.off_hours import ALREADY_STOPPING, Action, Decision, Verdict
 from steward.domain.services import CHANNEL_TAG, ServiceView
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Struct, frozen=True):
     """What became of one service's decision this tick."""
 
     applied: Applied[Verdict]
@@ -44,8 +44,7 @@ class Outcome:
         return f"`{blocks.escape(self.service.key)}` — {blocks.escape(status)}"
 
 
-@dataclass(frozen=True)
-class TickReport:
+class TickReport(Struct, frozen=True):
     outcomes: list[Outcome]
     now: datetime
     dry_run: bool

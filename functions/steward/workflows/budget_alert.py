@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from msgspec import Struct, field
 
 from steward.adapters import costs as cost_actions
 from steward.adapters import ecs as ecs_actions
@@ -48,7 +48,7 @@ from steward.models.budgets import (
 from steward.observability import logger, metrics
 from steward.reports.budget_alert import AlertOutcome, Drivers, alert_message
 from steward.runtime import MAX_LOGGED_EVENT_CHARS, Runtime
-from steward.settings import BudgetAlertSettings
+from steward.settings.budget_alert import BudgetAlertSettings
 
 MESSAGE_LIFETIME = timedelta(days=14)
 ESCALATION_LIFETIME = timedelta(days=40)  # counted from the end of the period
@@ -150,8 +150,7 @@ def decide(settings: BudgetAlertSettings, notification: BudgetNotification, at: 
     return decision
 
 
-@dataclass(frozen=True)
-class Adapters:
+class Adapters(Struct, frozen=True):
     """What a budget alert reads and changes, built from the runtime in one place."""
 
     costs: CostExplorer
@@ -164,14 +163,12 @@ class Adapters:
         return cls(CostExplorer(rt.aws), ecs, Holds(ecs, rt.state, WriteLimits.per_second(10)))
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(Struct, frozen=True):
     drivers: Drivers
     candidates: list[ServiceView]  # the services the action stops (none unless the verdict is to act)
 
 
-@dataclass
-class Sighting:
+class Sighting(Struct, dict=True):
     """What the alert shows and its action works on, read on first use: once the alert is claimed (a duplicate costs
     no Cost Explorer request), or, in a dry run, when the report needs it."""
 
@@ -229,8 +226,7 @@ def apply_hold(change: Change[BudgetStop]) -> Applied[BudgetStop]:
     return applied
 
 
-@dataclass
-class MessageClaim:
+class MessageClaim(Struct):
     """This SNS message is handled once. A released claim is rewritten without `budget`, so a retry claims it."""
 
     state: StateStore
@@ -245,8 +241,7 @@ class MessageClaim:
         self.state.put(self.key, {"released": True}, expires=self.expires)
 
 
-@dataclass
-class EscalationClaim:
+class EscalationClaim(Struct):
     """The highest threshold alerted this period, raised only by a higher one: 80 % then 100 % alerts twice,
     100 % then 80 % once."""
 
@@ -281,8 +276,7 @@ class EscalationClaim:
         )
 
 
-@dataclass
-class AlertClaims:
+class AlertClaims(Struct):
     """An alert's two once-only claims, taken in order; `refused` says why, when the alert is no news."""
 
     message: MessageClaim

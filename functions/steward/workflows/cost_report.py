@@ -7,13 +7,13 @@ apply (the day's claim, then the posts) -> report (steward.reports.cost_report b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from msgspec import Struct
 
 from steward.adapters import costs as cost_actions
 from steward.adapters import ecs as ecs_actions
@@ -44,7 +44,7 @@ from steward.domain.slack import SlackMessage
 from steward.observability import logger, metrics
 from steward.reports.cost_report import digest_result, render_digest, team_messages, unavailable_message
 from steward.runtime import Runtime
-from steward.settings import CostReportSettings
+from steward.settings.cost_report import CostReportSettings
 
 # sts:GetCallerIdentity needs no permission.
 IAM_ACTIONS = (
@@ -64,8 +64,7 @@ class DigestNotPosted(RuntimeError):
     """Slack did not take the digest; the day's claim is released, so a retry of the schedule may post it."""
 
 
-@dataclass(frozen=True)
-class Adapters:
+class Adapters(Struct, frozen=True):
     costs: CostExplorer
     ecs: Ecs
     holds: Holds
@@ -78,8 +77,7 @@ def connect(rt: Runtime[CostReportSettings]) -> Adapters:
     return Adapters(CostExplorer(rt.aws), ecs, Holds(ecs, rt.state, WriteLimits.per_second(1)), rt.state)
 
 
-@dataclass(frozen=True)
-class Spend:
+class Spend(Struct, frozen=True):
     """What Cost Explorer and Budgets say: the window's daily rows, in how many pages, the forecast and the budget."""
 
     rows: list[CostRow]
@@ -170,7 +168,7 @@ def publish(
     try:
         return apply(change, dry_run=rt.settings.dry_run)
     except DigestNotPosted as refused:  # apply released the claim on the way out
-        return Applied(digest, Status.FAILED, error=str(refused))
+        return Applied(digest, Status.FAILED, cause=refused)
 
 
 def _post(slack: SlackNotifier, message: SlackMessage, teams: list[SlackMessage]) -> None:

@@ -6,11 +6,11 @@ plan (the change and the alarm episode's claim) → apply → report (reports.de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from msgspec import Struct
 from pydantic import BaseModel
 
 from steward.adapters import rollback_ecs, rollback_records
@@ -35,7 +35,7 @@ from steward.models.ecs import DeploymentStateChange
 from steward.observability import logger, metrics
 from steward.reports import deploy_rollback as reports
 from steward.runtime import Runtime
-from steward.settings import DeployRollbackSettings
+from steward.settings.deploy_rollback import DeployRollbackSettings
 
 IAM_ACTIONS = rollback_ecs.ROLLBACK_ACTIONS | slack_actions.IAM_ACTIONS | rollback_records.IAM_ACTIONS
 FINISHED_MEANWHILE = "the deployment finished meanwhile"
@@ -109,8 +109,7 @@ def notify(
 # ------------------------------------------------------------------------------------------ alarms
 
 
-@dataclass(frozen=True)
-class Alarmed:
+class Alarmed(Struct, frozen=True):
     """A service an alarm went off for, as observed: what the decision needs and what the plan must put back."""
 
     cluster: str

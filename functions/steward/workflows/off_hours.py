@@ -9,13 +9,13 @@ Changes run in a bounded pool under a client-side rate limit; one service failin
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
+from msgspec import Struct
 
 from steward.adapters import ecs as ecs_actions
 from steward.adapters import holding
@@ -29,15 +29,14 @@ from steward.domain.off_hours import Action, Verdict, decide_each, in_scope
 from steward.observability import logger, metrics
 from steward.reports.off_hours import Outcome, TickReport, paused_message
 from steward.runtime import Runtime
-from steward.settings import OffHoursSettings
+from steward.settings.off_hours import OffHoursSettings
 
 IAM_ACTIONS = (
     ecs_actions.INVENTORY_ACTIONS | holding.RESTORE_ACTIONS | slack_actions.IAM_ACTIONS | schedules_actions.IAM_ACTIONS
 )
 
 
-@dataclass(frozen=True)
-class Adapters:
+class Adapters(Struct, frozen=True):
     ecs: Ecs
     holds: Holds
     schedules: SchedulesDocument

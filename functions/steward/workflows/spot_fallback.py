@@ -8,13 +8,13 @@ already claimed (and pushes back the shift-back clock, never forward: a late sig
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
+from msgspec import Struct
 from pydantic import BaseModel
 
 from steward.adapters import slack as slack_actions
@@ -47,13 +47,12 @@ from steward.models.schedules import SpotShiftBackTick
 from steward.observability import logger, metrics
 from steward.reports import spot_fallback as report
 from steward.runtime import Runtime
-from steward.settings import SpotFallbackSettings
+from steward.settings.spot_fallback import SpotFallbackSettings
 
 IAM_ACTIONS = spot_ecs.SPOT_ACTIONS | slack_actions.IAM_ACTIONS | EPISODE_ACTIONS
 
 
-@dataclass(frozen=True)
-class Spot:
+class Spot(Struct, frozen=True):
     """What one run works with: the adapters, built once from the runtime, and how it runs."""
 
     ecs: SpotEcs

@@ -1,16 +1,18 @@
 """Each function's configuration: a frozen pydantic model built once, on the first invocation, from the environment.
 
+What every function shares lives here; each function's own settings live in the module named after it, so a cold
+start builds only its own function's models.
+
 A bad value fails the first invocation with one message that names every offending variable, so a broken
 deployment is loud at once instead of half-working.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -62,55 +64,6 @@ class Settings(BaseModel):
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_token_secret_arn and self.slack_channel)
-
-
-class OffHoursSettings(Settings):
-    schedules_parameter: str = Field(alias="SCHEDULES_PARAMETER", min_length=1)
-    max_concurrency: int = Field(default=8, alias="MAX_CONCURRENCY", ge=1, le=32)
-    # ECS UpdateService and Auto Scaling writes per second; keep under the account's sustained API quota.
-    writes_per_second: float = Field(default=10.0, alias="WRITES_PER_SECOND", gt=0, le=100)
-
-
-class SpotFallbackSettings(Settings):
-    stable_minutes: int = Field(default=45, alias="SPOT_STABLE_MINUTES", ge=5, le=24 * 60)
-
-
-class DeployRollbackSettings(Settings):
-    window_minutes: int = Field(default=60, alias="ROLLBACK_WINDOW_MINUTES", ge=1, le=24 * 60)
-    cooldown_minutes: int = Field(default=30, alias="ROLLBACK_COOLDOWN_MINUTES", ge=0, le=24 * 60)
-    deploy_notifications: bool = Field(default=True, alias="DEPLOY_NOTIFICATIONS")
-
-
-class BudgetAction(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-    action: Literal["stop", "alert"]
-    selector: dict[str, str] = Field(default_factory=dict)
-
-
-class BudgetAlertSettings(Settings):
-    cost_tag_key: str = Field(default="service", alias="COST_TAG_KEY", min_length=1)
-    budget_actions: dict[str, BudgetAction] = Field(default_factory=dict, alias="BUDGET_ACTIONS")
-    anomaly_multiple: int = Field(default=10, alias="BUDGET_ANOMALY_MULTIPLE", ge=2, le=1000)
-
-    @field_validator("budget_actions", mode="before")
-    @classmethod
-    def _json_document(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value or "{}")
-            except json.JSONDecodeError as error:
-                raise ValueError(f"must be a JSON object of budget name to action: {error.msg}") from error
-        return value
-
-
-class CostReportSettings(Settings):
-    cost_tag_key: str = Field(default="service", alias="COST_TAG_KEY", min_length=1)
-    cost_metric: Literal["UnblendedCost", "AmortizedCost", "NetUnblendedCost", "NetAmortizedCost", "BlendedCost"] = (
-        Field(default="UnblendedCost", alias="COST_METRIC")
-    )
-    report_timezone: TimezoneName = Field(default="UTC", alias="REPORT_TIMEZONE")
-    top_services: int = Field(default=10, alias="DIGEST_TOP_SERVICES", ge=3, le=30)
 
 
 def settings_from[SettingsT: Settings](model: type[SettingsT], environ: Mapping[str, str]) -> SettingsT:
