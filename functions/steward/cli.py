@@ -315,6 +315,7 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 
 
 def _is_missing_table(error: Any) -> bool:
+    """DynamoDB answers a table that is not there (or not ACTIVE) with ResourceNotFoundException (API Reference)."""
     return bool(
         error.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
         and error.operation_name in ("Scan", "Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem")
@@ -482,6 +483,8 @@ def restore_all(out: TextIO, *, dry_run: bool, as_json: bool) -> int:
     failed = [row for row in rows if row["outcome"] in FAILED_OUTCOMES]
     if as_json:
         print(json.dumps({"dry_run": dry_run, "services": rows}, indent=2), file=out)
+    elif not rows:
+        print("nothing held: no service at zero by Steward, none on on-demand after a Spot failure", file=out)
     else:
         done = len(rows) - len(failed)
         print(f"{len(rows)} service(s): {done} done, {len(failed)} not restored", file=out)
@@ -545,6 +548,7 @@ def _live_views(ecs: Ecs, keys: list[str]) -> dict[str, ServiceView]:
         try:
             views.update({view.key: view for view in ecs.describe(cluster, names) if view.exists})
         except ClientError as error:
+            # DescribeServices on a deleted cluster (ECS API Reference, DescribeServices: ClusterNotFoundException).
             if error.response.get("Error", {}).get("Code") != "ClusterNotFoundException":
                 raise
     for key in keys:

@@ -311,6 +311,41 @@ def test_status_as_json(platform: None, lambda_context: Any) -> None:
     assert document["on_demand"] == [] and document["rollbacks"] == [] and document["last_digest"] is None
 
 
+def test_status_shows_the_latest_rollback_and_the_last_digest(aws: None, lambda_context: Any, slack: Any) -> None:
+    from steward.adapters.rollback_records import RollbackRecords, StoredMarker
+    from steward.adapters.state import StateStore
+    from steward.domain.rollback import RollbackMarker
+    from steward.handlers import cost_report
+    from tests.integration.test_cost_report import NOW, forecast, queue, window
+
+    # Given a task definition rollback recorded the way deploy rollback records it, and the morning's digest posted
+    task_definition = "arn:aws:ecs:eu-central-1:123456789012:task-definition/api-gateway:{}"
+    at = datetime(2026, 11, 27, 15, 20, 5, tzinfo=UTC)
+    marker = RollbackMarker(to=task_definition.format(41), from_=task_definition.format(42), at=at, alarm="api-5xx")
+    claim = RollbackRecords(StateStore(shared_aws(), STATE_TABLE)).episode_claim(
+        "arn:aws:cloudwatch:eu-central-1:123456789012:alarm:api-5xx",
+        at,
+        "pyairtable-dev/api-gateway",
+        now=at,
+        marker=marker,
+        previous=StoredMarker(),
+    )
+    assert claim.take()
+    forecast({"Total": {"Amount": "412.50", "Unit": "USD"}})
+    queue(window(lambda day: {"api-gateway": "12.00"}))
+    cost_report.lambda_handler({"source": "steward.scheduler", "task": "cost-digest", "now": NOW}, lambda_context)
+
+    # When the status is asked for
+    code, output = run("status")
+
+    # Then both are there, in UTC
+    assert code == EXIT_OK
+    assert re.search(
+        r"pyairtable-dev/api-gateway\s+2026-11-27T15:20:05Z\s+api-gateway:42\s+api-gateway:41\s+api-5xx", output
+    )
+    assert "Last cost digest: for 2026-11-27, posted 2026-11-28T07:30:00Z" in output
+
+
 def test_history_lists_holds_and_restores_since_an_instant(platform: None, lambda_context: Any) -> None:
     # Given a night held off and the Monday morning restore
     off_hours.lambda_handler(EVENING, lambda_context)
@@ -408,6 +443,7 @@ def test_restore_all_twice_restores_once_and_the_second_run_finds_nothing_held(
     assert run("restore-all")[0] == EXIT_OK
     # Someone scales a service down by hand after the restore; a second run must not touch it.
     Ecs(shared_aws()).set_desired_count(CLUSTER, "frontend", 1)
+    assert run("restore-all")[1].splitlines()[-1].startswith("nothing held: ")
 
     code, output = run("restore-all", "--json")
 
@@ -460,6 +496,19 @@ def test_restore_all_never_touches_a_service_steward_does_not_hold(platform: Non
     assert code == EXIT_OK
     assert sizes()["batch"]["desired"] == 0
     assert "batch" not in output
+
+
+def test_restore_all_names_a_held_service_that_is_gone_and_exits_1(platform: None, lambda_context: Any) -> None:
+    # Given the platform held at zero, then one of its services deleted
+    off_hours.lambda_handler(EVENING, lambda_context)
+    boto3.client("ecs").delete_service(cluster=CLUSTER, service="mcp-server", force=True)
+
+    code, output = run("restore-all")
+
+    assert code == EXIT_INVALID
+    assert re.search(r"not restored\s+pyairtable-dev/mcp-server\s+service or its cluster is gone", output)
+    assert "8 service(s): 7 done, 1 not restored" in output
+    assert sizes()["api-gateway"] == BEFORE["api-gateway"]
 
 
 def test_restore_all_shifts_a_service_on_on_demand_back_to_its_recorded_strategy(

@@ -115,6 +115,7 @@ class Inventory:
 
     def _items(self) -> Iterator[dict[str, Any]]:
         paginator = self._aws.dynamodb.get_paginator("scan")
+        # A consistent Scan holds every write completed before it began (DynamoDB API Reference, Scan: ConsistentRead).
         try:
             for page in paginator.paginate(TableName=self._table_name, ConsistentRead=True):
                 for raw in page.get("Items", []):
