@@ -486,8 +486,8 @@ def restore_all(out: TextIO, *, dry_run: bool, as_json: bool) -> int:
     elif not rows:
         print("nothing held: no service at zero by Steward, none on on-demand after a Spot failure", file=out)
     else:
-        done = len(rows) - len(failed)
-        print(f"{len(rows)} service(s): {done} done, {len(failed)} not restored", file=out)
+        done = f"{len(rows) - len(failed)} {'would be restored' if dry_run else 'done'}"
+        print(f"{len(rows)} service(s): {done}, {len(failed)} not restored", file=out)
     return EXIT_INVALID if failed else EXIT_OK
 
 

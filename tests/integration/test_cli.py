@@ -432,6 +432,7 @@ def test_restore_all_dry_run_lists_what_it_would_do_and_changes_nothing(platform
     assert code == EXIT_OK
     assert "dry run: nothing is changed" in output
     assert re.search(r"would restore\s+pyairtable-dev/frontend\s+desired count 2; auto scaling min 2 max 4", output)
+    assert "8 service(s): 8 would be restored, 0 not restored" in output
     assert sizes() == held
     assert len(hold_records()) == 8
 
