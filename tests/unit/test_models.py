@@ -17,7 +17,8 @@ from steward.models.budgets import (
 )
 from steward.models.cloudwatch import AlarmStateChange
 from steward.models.ec2 import SpotInterruptionWarning
-from steward.models.ecs import DeploymentStateChange, ServiceAction, TaskStateChange
+from steward.models.ecs import ServiceAction, TaskStateChange
+from steward.models.ecs_deployments import DeploymentStateChange
 from tests.conftest import load_event
 
 

@@ -12,12 +12,10 @@ fall on it. The desired state at an instant is the most recent edge at or before
   into the gap, 02:30 → 03:30; one inside the repeated autumn hour happens at its first occurrence).
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from msgspec import Struct
@@ -69,7 +67,7 @@ class PeriodDocument(BaseModel):
     stop: str | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> PeriodDocument:
+    def _check(self) -> Self:
         parse_days(self.days)
         if self.start is None and self.stop is None:
             raise ValueError("a period needs a start, a stop, or both")

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.models.cloudwatch import AlarmStateChange
-from steward.models.ecs import DeploymentStateChange
+from steward.models.ecs_deployments import DeploymentStateChange
 from steward.observability import logger, metrics, traced
 from steward.runtime import Accepts, Rejected, runtime
 from steward.settings.deploy_rollback import DeployRollbackSettings

@@ -1,7 +1,6 @@
 """What every event model shares: tolerant parsing, bounded strings, the EventBridge envelope."""
 
-from __future__ import annotations
-
+import re
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -33,3 +32,11 @@ def describe_validation_error(error: ValidationError) -> str:
         parts.append(f"{location}: {issue['msg']}")
     more = error.error_count() - 5
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def service_arn_in(resources: list[str]) -> str:
+    """The ECS service ARN among an event's resources; ECS service events name their service only there."""
+    for resource in resources:
+        if re.match(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service/.+", resource):
+            return resource
+    raise ValueError("resources holds no ECS service ARN")

@@ -1,13 +1,11 @@
 """AWS Budgets notifications, as the SNS records that carry them: each record's `Message` is decoded, inside the
 model, into the kind of message it is (an alert, an auto-adjustment, or a body Steward cannot read)."""
 
-from __future__ import annotations
-
 import json
 import re
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, BeforeValidator, Discriminator, Field, StringConstraints, Tag, TypeAdapter
 
@@ -61,7 +59,7 @@ class BudgetNotification(Model):
         return (self.threshold_amount / self.budgeted_amount * 100).quantize(Decimal("0.1"))
 
     @classmethod
-    def from_text(cls, text: str) -> BudgetNotification:
+    def from_text(cls, text: str) -> Self:
         fields: dict[str, str] = {}
         for line in text.splitlines():
             key, separator, value = line.partition(":")

@@ -1,7 +1,5 @@
 """CloudWatch alarm state changes."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import AwareDatetime, Field

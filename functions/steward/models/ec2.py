@@ -1,7 +1,5 @@
 """EC2 Spot instance interruption warnings."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints

@@ -1,13 +1,12 @@
-"""ECS events: task state changes (Spot interruptions), service actions (placement failures), deployments."""
+"""ECS events the Spot fallback reads: task state changes (Spot interruptions), service actions (placement failures).
 
-from __future__ import annotations
+Deployment state changes, which only the rollback reads, are in models/ecs_deployments.py."""
 
-import re
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field
 
-from steward.models.base import Arn, EventBridgeEnvelope, Model, NonEmpty
+from steward.models.base import Arn, EventBridgeEnvelope, Model, NonEmpty, service_arn_in
 
 
 class TaskStateChangeDetail(Model):
@@ -51,49 +50,4 @@ class ServiceAction(EventBridgeEnvelope):
 
     @property
     def service_arn(self) -> str:
-        return _service_arn(self.resources)
-
-
-class DeploymentStateChangeDetail(Model):
-    event_type: NonEmpty = Field(alias="eventType")
-    event_name: Literal[
-        "SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"
-    ] = Field(alias="eventName")
-    deployment_id: NonEmpty = Field(alias="deploymentId")
-    updated_at: AwareDatetime = Field(alias="updatedAt")
-    reason: str = ""
-
-    @property
-    def status(self) -> str:
-        """IN_PROGRESS, COMPLETED or FAILED."""
-        return self.event_name.removeprefix("SERVICE_DEPLOYMENT_")
-
-
-class DeploymentStateChange(EventBridgeEnvelope):
-    source: Literal["aws.ecs"]
-    detail_type: Literal["ECS Deployment State Change"] = Field(alias="detail-type")
-    detail: DeploymentStateChangeDetail
-
-    @property
-    def service_arn(self) -> str:
-        return _service_arn(self.resources)
-
-    @property
-    def cluster_and_service(self) -> tuple[str, str]:
-        """New-style service ARNs carry the cluster (service/CLUSTER/NAME); old-style ones (service/NAME) mean the
-        default cluster."""
-        path = self.service_arn.split(":", 5)[-1].removeprefix("service/")
-        cluster, _, name = path.rpartition("/")
-        return cluster or "default", name
-
-    @model_validator(mode="after")
-    def _names_a_service(self) -> DeploymentStateChange:
-        _service_arn(self.resources)  # the event carries only this to say which service deployed
-        return self
-
-
-def _service_arn(resources: list[str]) -> str:
-    for resource in resources:
-        if re.match(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service/.+", resource):
-            return resource
-    raise ValueError("resources holds no ECS service ARN")
+        return service_arn_in(self.resources)

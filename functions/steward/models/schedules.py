@@ -1,7 +1,5 @@
 """The payloads Steward's EventBridge Scheduler schedules send."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import AwareDatetime

@@ -7,8 +7,6 @@ A bad value fails the first invocation with one message that names every offendi
 deployment is loud at once instead of half-working.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from functools import cache

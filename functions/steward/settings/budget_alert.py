@@ -1,7 +1,5 @@
 """The budget alert function's settings (environment variables set in template.yaml)."""
 
-from __future__ import annotations
-
 import json
 from typing import Any, Literal
 

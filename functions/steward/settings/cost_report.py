@@ -1,7 +1,5 @@
 """The cost digest function's settings (environment variables set in template.yaml)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

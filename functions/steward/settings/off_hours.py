@@ -1,7 +1,5 @@
 """The off-hours function's settings (environment variables set in template.yaml)."""
 
-from __future__ import annotations
-
 from pydantic import Field
 
 from steward.settings import Settings

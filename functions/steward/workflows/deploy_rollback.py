@@ -31,7 +31,7 @@ from steward.domain.rollback import (
     revision,
 )
 from steward.models.cloudwatch import AlarmStateChange
-from steward.models.ecs import DeploymentStateChange
+from steward.models.ecs_deployments import DeploymentStateChange
 from steward.observability import logger, metrics
 from steward.reports import deploy_rollback as reports
 from steward.runtime import Runtime
