@@ -45,7 +45,7 @@ def main() -> int:
     measured_starts = cold_start.cold_starts()
     baseline = measured_starts.baseline
     out += [
-        "## Cold start (fresh interpreter laid out as Lambda runs it, fastest of 9 interleaved rounds)",
+        f"## Cold start (fresh interpreter laid out as Lambda runs it, fastest of {cold_start.ROUNDS} interleaved rounds)",
         "",
         "Steward's code from `make build` ahead of a replica of its layer, both with the bytecode `make build` ships;",
         "no site-packages, no bytecode writes (Lambda's code directories are read-only). The floor is what every",

@@ -147,7 +147,10 @@ def lambda_layouts() -> Iterator[tuple[Layout, Layout]]:
         yield Layout(shipped_code, shipped_layer), Layout(plain_code, plain_layer)
 
 
-def cold_starts(runs: int = 9) -> ColdStarts:
+ROUNDS = 15  # a shared machine's slow spells only add time: more rounds, a truer fastest
+
+
+def cold_starts(runs: int = ROUNDS) -> ColdStarts:
     """boto3, the floor every handler shares, then each handler as deployed by default (no tracing) and with
     Tracing=Active; the fastest of `runs` interleaved rounds."""
     with lambda_layouts() as (shipped, plain):
