@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -37,6 +37,7 @@ class TickFigures:
     budget: int
     naive: int
     seconds: float
+    calls: dict[str, int] = field(default_factory=dict)  # requests by service.Operation
 
     @property
     def ratio(self) -> float:
@@ -97,6 +98,8 @@ def run_tick(now: str, **env: str) -> tuple[int, float, dict[str, Any]]:
 
 
 def request_counts(sizes: tuple[int, ...] = (10, 100, 1000)) -> list[TickFigures]:
+    from steward.runtime import shared_aws
+
     figures = []
     for services in sizes:
         with platform(services):
@@ -104,13 +107,22 @@ def request_counts(sizes: tuple[int, ...] = (10, 100, 1000)) -> list[TickFigures
             budget = math.ceil(services / 10) + math.ceil(services / 100) + 20
             # Naive: list, then one describe and one tag lookup per service.
             naive = 1 + max(1, services // 100) + 2 * services
-            figures.append(TickFigures(services, "no transition", quiet_requests, budget, naive, quiet_seconds))
+            quiet_calls = dict(shared_aws().calls)
+            figures.append(
+                TickFigures(services, "no transition", quiet_requests, budget, naive, quiet_seconds, quiet_calls)
+            )
             full_requests, full_seconds, result = run_tick(EVENING, WRITES_PER_SECOND="100")
             assert len(result["stopped"]) == services, result
             # Naive stop: describe + tags + scalable-target lookup + record + target + update per service.
             figures.append(
                 TickFigures(
-                    services, "all stop", full_requests, budget + 4 * services, naive + 4 * services, full_seconds
+                    services,
+                    "all stop",
+                    full_requests,
+                    budget + 4 * services,
+                    naive + 4 * services,
+                    full_seconds,
+                    dict(shared_aws().calls),
                 )
             )
     return figures

@@ -8,9 +8,10 @@ import copy
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +38,8 @@ class Figure:
     target: str
     naive: int | None
     note: str = ""
+    calls: dict[str, int] = field(default_factory=dict)  # every request of the run, by service.Operation
+    seconds: float = 0.0  # in-process wall time of the run against moto
 
 
 def _env() -> None:
@@ -83,17 +86,38 @@ def spot() -> list[Figure]:
         overlay = spot_service_behind_overlay(boto3.session.Session(), "llm-orchestrator", strategy)
         aws.use("ecs", overlay)
         event = _load("spot_fallback/FargateSpotTaskStopped--spot-interruption.json")
+        started = time.perf_counter()
         spot_fallback.lambda_handler(event, LambdaContext(function_name="bench"))
+        first_seconds = time.perf_counter() - started
         before_update = aws.total_calls + sum(n for call, n in overlay.calls.items() if call != "update_service")
         after_first = aws.total_calls + sum(overlay.calls.values())
+        first_calls = _calls(aws, overlay)
         duplicate = copy.deepcopy(event)
         duplicate["detail"]["version"] = 4
+        started = time.perf_counter()
         spot_fallback.lambda_handler(duplicate, LambdaContext(function_name="bench"))
+        dup_seconds = time.perf_counter() - started
         dup = aws.total_calls + sum(overlay.calls.values()) - after_first
+        dup_calls = dict(Counter(_calls(aws, overlay)) - Counter(first_calls))
     return [
-        Figure("Spot fallback, first signal (before UpdateService)", before_update, "≤ 4", None),
-        Figure("Spot fallback, each duplicate signal", dup, "≤ 1", None),
+        Figure(
+            "Spot fallback, first signal (before UpdateService)",
+            before_update,
+            "≤ 4",
+            None,
+            calls=first_calls,
+            seconds=first_seconds,
+        ),
+        Figure("Spot fallback, each duplicate signal", dup, "≤ 1", None, calls=dup_calls, seconds=dup_seconds),
     ]
+
+
+def _calls(aws: Any, overlay: Any) -> dict[str, int]:
+    """Steward's client counter plus the ECS requests a stand-in overlay served (named like botocore's)."""
+    calls = Counter(aws.calls)
+    for name, count in overlay.calls.items():
+        calls["ecs." + "".join(part.title() for part in name.split("_"))] += count
+    return dict(calls)
 
 
 def rollback() -> list[Figure]:
@@ -113,6 +137,7 @@ def rollback() -> list[Figure]:
         aws.use("ecs", overlay)
         template = _load("deploy_rollback/DeploymentChanged--in-progress.json")
         base = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+        event_seconds = 0.0
         for number, revision in enumerate(revisions):
             at = base + timedelta(hours=number)
             deployment_id = overlay.deploy(CLUSTER, "api-gateway", revision, at=at)
@@ -128,15 +153,38 @@ def rollback() -> list[Figure]:
                     deploymentId=deployment_id,
                     updatedAt=(at + timedelta(minutes=5 if status == "COMPLETED" else 0)).isoformat(),
                 )
+                started = time.perf_counter()
                 deploy_rollback.lambda_handler(event, LambdaContext(function_name="bench"))
+                event_seconds += time.perf_counter() - started
         before = aws.total_calls + sum(overlay.calls.values())
+        before_calls = _calls(aws, overlay)
         alarm = _load("deploy_rollback/AlarmFired--service-metric.json")
         alarm["detail"]["state"]["timestamp"] = "2026-11-27T11:20:00.000+0000"
+        started = time.perf_counter()
         result = deploy_rollback.lambda_handler(alarm, LambdaContext(function_name="bench"))
+        alarm_seconds = time.perf_counter() - started
         assert result["outcome"] == "rolled back", result
         alarm_requests = aws.total_calls + sum(overlay.calls.values()) - before
+        alarm_calls = dict(Counter(_calls(aws, overlay)) - Counter(before_calls))
+    events = 2 * len(revisions)
     return [
-        Figure("Rollback on an alarm (incl. UpdateService)", alarm_requests, "—", None, "one service, any history size")
+        Figure(
+            "Rollback on an alarm (incl. UpdateService)",
+            alarm_requests,
+            "—",
+            None,
+            "one service, any history size",
+            calls=alarm_calls,
+            seconds=alarm_seconds,
+        ),
+        Figure(
+            "Deployment event recorded (mean of 4)",
+            round(before / events),
+            "—",
+            None,
+            calls={name: round(count / events) for name, count in before_calls.items()},
+            seconds=event_seconds / events,
+        ),
     ]
 
 
@@ -144,11 +192,22 @@ def budget() -> list[Figure]:
     from steward.handlers import budget_alert
 
     with fresh() as aws:
+        started = time.perf_counter()
         budget_alert.lambda_handler(
             _load("budget_alert/BudgetNotification--monthly-actual-80.json"), LambdaContext(function_name="bench")
         )
+        seconds = time.perf_counter() - started
         requests = aws.total_calls
-    return [Figure("Budget alert (80 %, no action)", requests, "1 Cost Explorer request", None)]
+    return [
+        Figure(
+            "Budget alert (80 %, no action)",
+            requests,
+            "1 Cost Explorer request",
+            None,
+            calls=dict(aws.calls),
+            seconds=seconds,
+        )
+    ]
 
 
 def digest(sizes: tuple[int, ...] = (10, 100, 500)) -> list[Figure]:
@@ -167,10 +226,12 @@ def digest(sizes: tuple[int, ...] = (10, 100, 500)) -> list[Figure]:
                     {"Total": {"Amount": "400", "Unit": "USD"}},
                 ),
             )
+            started = time.perf_counter()
             cost_report.lambda_handler(
                 {"source": "steward.scheduler", "task": "cost-digest", "now": "2026-11-28T07:30:00Z"},
                 LambdaContext(function_name="bench"),
             )
+            seconds = time.perf_counter() - started
             ce = aws.calls["ce.GetCostAndUsage"] + aws.calls["ce.GetCostForecast"]
             figures.append(
                 Figure(
@@ -179,6 +240,8 @@ def digest(sizes: tuple[int, ...] = (10, 100, 500)) -> list[Figure]:
                     f"= {pages} page(s) + 1",
                     services + 1,
                     f"{pages} result page(s)",
+                    calls=dict(aws.calls),
+                    seconds=seconds,
                 )
             )
     return figures
