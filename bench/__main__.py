@@ -15,7 +15,7 @@ os.environ.update(
     {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true"}
 )
 
-from bench import cold_start, off_hours, package, requests
+from bench import bill, cold_start, off_hours, package, requests
 
 RESULTS = Path(__file__).with_name("results.md")
 LAMBDA_TIMEOUT = 600  # OffHoursFunction's Timeout in template.yaml
@@ -103,7 +103,8 @@ def main() -> int:
         "",
     ]
     rows = []
-    for figure in off_hours.request_counts():
+    tick_figures = off_hours.request_counts()
+    for figure in tick_figures:
         rows.append(
             [
                 str(figure.services),
@@ -120,7 +121,8 @@ def main() -> int:
 
     section += ["", "## Other functions: AWS requests per run", ""]
     rows = []
-    for figure in requests.spot() + requests.rollback() + requests.budget() + requests.digest():
+    run_figures = requests.spot() + requests.rollback() + requests.budget() + requests.digest()
+    for figure in run_figures:
         naive = f"{figure.naive} ({figure.naive / figure.requests:.0f}×)" if figure.naive else "—"
         rows.append([figure.scenario, str(figure.requests), figure.target, naive])
         if figure.target.startswith("≤") and figure.requests > int(figure.target[1:]):
@@ -167,6 +169,14 @@ def main() -> int:
         f"stopping 1,000 services takes about {projected:.0f} s of UpdateService pacing — inside the "
         f"{LAMBDA_TIMEOUT} s timeout with {LAMBDA_TIMEOUT / projected:.0f}× headroom.",
     ]
+    print("\n".join(section), flush=True)
+    out += section
+
+    # Steward's own bill: the figures above, priced; only the quiet Spot shift-back tick is run for it.
+    measured = bill.from_bench(tick_figures, run_figures, bill.measure_shift_back())
+    stack, emitted = bill.stack(), bill.emitted_metrics()
+    section, bill_misses = bill.section([bill.bill(size, stack, emitted) for size in measured])
+    misses += bill_misses
     print("\n".join(section), flush=True)
     out += section
     out += ["", f"Whole benchmark: {time.monotonic() - began:.0f} s."]

@@ -1,0 +1,122 @@
+"""Steward's own bill (bench/bill.py): the arithmetic from measured requests and dated prices to USD a month."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bench import bill
+from bench.bill import Assumptions, Bill, Line, Measured, Run
+
+NOTHING = Run({}, 0.0)
+INSTANT = Assumptions(request_latency_ms=Decimal(0), cold_start_seconds=Decimal(0))
+
+
+def measured(services: int = 100, **runs: Run) -> Measured:
+    every = dict.fromkeys(
+        (
+            "quiet_tick",
+            "transition_tick",
+            "shift_back_tick",
+            "spot_signal",
+            "spot_duplicate",
+            "deployment_event",
+            "alarm",
+            "budget_alert",
+            "digest",
+        ),
+        NOTHING,
+    )
+    return Measured(services, **(every | runs))
+
+
+def line(result: Bill, item: str) -> Line:
+    return next(x for x in result.lines if x.item == item)
+
+
+def test_a_digest_of_two_cost_explorer_requests_a_day_costs_about_sixty_cents_a_month() -> None:
+    # Given a digest that sends one GetCostAndUsage page and one forecast, and a budget alert with one request
+    runs = {
+        "digest": Run({"ce.GetCostAndUsage": 1, "ce.GetCostForecast": 1}, 0.0),
+        "budget_alert": Run({"ce.GetCostAndUsage": 1}, 0.0),
+    }
+    # When the month is billed
+    result = bill.bill(measured(**runs), bill.stack(), set(), INSTANT)
+    # Then 730/24 digests × 2 + 2 alerts × 1 requests at 0.01 USD each
+    assert line(result, "Cost Explorer requests").usd == Decimal("0.01") * (Decimal(730) / 24 * 2 + 2)
+    assert round(line(result, "Cost Explorer requests").usd, 2) == Decimal("0.63")
+
+
+def test_a_free_tier_is_taken_off_once_per_account_not_once_per_line() -> None:
+    # Given two lines on the same price, 800,000 Lambda requests each (the free tier is 1,000,000)
+    result = Bill(
+        100,
+        [
+            Line("a", "lambda-requests", Decimal(800_000), "", fixed=False),
+            Line("b", "lambda-requests", Decimal(800_000), "", fixed=False),
+        ],
+    )
+    # Then the list price is 1.6M × 0.20/M and the free tier takes off 1M once, not 0.8M twice
+    assert result.total == Decimal("0.32")
+    assert result.free_tier == Decimal("0.20")
+    assert result.total_with_free_tier == Decimal("0.12")
+
+
+def test_a_free_tier_never_takes_off_more_than_was_used() -> None:
+    result = Bill(10, [Line("alarms", "alarms", Decimal(4), "", fixed=True)])
+    assert result.free_tier == result.total == Decimal("0.40")
+    assert result.total_with_free_tier == 0
+
+
+def test_lambda_is_billed_in_gb_seconds_of_each_functions_memory() -> None:
+    # Given a quiet off-hours tick of one second and nothing else (256 MB function)
+    result = bill.bill(measured(quiet_tick=Run({}, 1.0)), bill.stack(), set(), INSTANT)
+    ticks = Decimal(730) * 60 / 10
+    transitions = Decimal(730) / 24 * 5 / 7 * 2
+    # Then each quiet tick is 0.25 GB-s, priced per GB-s on Arm
+    gb_seconds = line(result, "Lambda GB-seconds")
+    assert round(gb_seconds.quantity, 9) == round((ticks - transitions) * Decimal("0.25"), 9)
+    assert gb_seconds.usd == gb_seconds.quantity * Decimal("0.0000133334")
+
+
+def test_a_transition_lasts_at_least_as_long_as_its_writes_are_paced() -> None:
+    # Given a stop of 100 services (100 UpdateService) measured in half a second against moto
+    run = Run({"ecs.UpdateService": 100, "dynamodb.PutItem": 100}, 0.5)
+    # Then at 10 writes a second it is billed 10 s, not 0.5 s plus latency
+    assert bill.duration(run, INSTANT) == Decimal(10)
+    assert bill.duration(Run({"ecs.DescribeServices": 10}, 0.5), Assumptions(cold_start_seconds=Decimal(0))) == (
+        Decimal("0.7")
+    )
+
+
+def test_getmetricdata_is_priced_per_metric_requested_two_for_each_running_service() -> None:
+    digest = bill.digest_getmetricdata(Run({}, 0.0), 1000)
+    assert digest.calls["cloudwatch.GetMetricData"] == 4  # 2,000 queries, 500 a request
+    result = bill.bill(measured(1000, digest=digest), bill.stack(), set(), INSTANT)
+    assert line(result, "GetMetricData").usd == Decimal(730) / 24 * 2000 * Decimal("0.01") / 1000
+
+
+def test_metrics_sent_every_tick_are_whole_metric_months_and_rare_ones_only_their_hours() -> None:
+    every_tick = {("off-hours", "ServicesStopped")}
+    daily = {("cost-report", "DigestsPosted")}
+    failures_only = {("off-hours", "ScheduleErrors")}
+    month = bill.bill(measured(), bill.stack(), every_tick | daily | failures_only, INSTANT)
+    assert round(line(month, "CloudWatch custom metrics").quantity, 9) == round(1 + Decimal(730) / 24 / 730, 9)
+
+
+def test_every_metric_steward_emits_has_a_known_cadence() -> None:
+    unknown = {name for _, name in bill.emitted_metrics()} - set(bill.METRIC_CADENCE)
+    assert not unknown, f"add these to bench/bill.py METRIC_CADENCE: {sorted(unknown)}"
+
+
+def test_the_fixed_part_counts_what_the_template_creates() -> None:
+    stack = bill.stack()
+    assert stack.alarms == 15  # errors, throttles, dead letters for each of five functions
+    assert stack.kms_keys == 1  # TopicKey
+    assert stack.memory_mb["cost-report"] == 512 and stack.memory_mb["off-hours"] == 256
+
+
+def test_the_goal_at_one_hundred_services_is_reported_missed_when_the_total_is_over_three_dollars() -> None:
+    over = Bill(100, [Line("alarms", "alarms", Decimal(31), "", fixed=True)])  # 3.10 USD
+    under = Bill(100, [Line("alarms", "alarms", Decimal(29), "", fixed=True)])
+    assert bill.section([over])[1] and not bill.section([under])[1]
+    assert "Dominating item: **alarms**" in "\n".join(bill.section([over])[0])
