@@ -17,11 +17,12 @@ LOCAL_ENV := env -u AWS_PROFILE -u AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=testing AW
 # sam build's python3.13 workflow needs python3.13 on PATH.
 BUILD_PATH := $(dir $(PYTHON313)):$(PATH)
 
-.PHONY: help venv tools scanners lint unit pytest test validate audit build bytecode demo bench clean lock
+.PHONY: help venv tools scanners lint unit pytest test validate audit build bytecode demo sandbox bench clean lock
 
 help:
 	@echo "make demo   - a day in the life of the reference platform, against local stand-ins"
 	@echo "make test   - lint, type-check, all tests, sam validate --lint, checkov, pip-audit and an arm64 sam build"
+	@echo "make sandbox - a local moto with the reference platform, and sandbox.env for the steward command"
 	@echo "make lint | make audit | make build | make bench | make clean"
 
 $(VENV)/.installed: requirements/dev.lock
@@ -91,12 +92,16 @@ pytest: venv
 demo: venv
 	$(LOCAL_ENV) $(PY) -m devtools.demo
 
+# Runs until Ctrl-C; in another shell `source sandbox.env` and every README steward example works as written.
+sandbox: venv
+	$(LOCAL_ENV) $(PY) -m devtools.sandbox
+
 bench: venv tools
 	$(MAKE) --no-print-directory build
 	$(LOCAL_ENV) $(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam demo-output .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam demo-output sandbox.env .mypy_cache .ruff_cache .pytest_cache
 
 # Re-pin every dependency (hashes included) after editing requirements/*.in.
 lock: venv
