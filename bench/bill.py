@@ -572,10 +572,10 @@ TRIMS = {
 
 ORG_DIGEST = (
     "With the organisation digest, Cost Explorer requests leave the member accounts: one management-account query "
-    "(grouped by LINKED_ACCOUNT and the cost tag, its pages) plus one forecast replaces one query and one forecast "
-    "in every account, so each member's variable part loses its largest item. The fixed part stays per account "
-    "(each member stack keeps its alarms, key and metrics), and the management account adds one digest function's "
-    "requests, GetMetricData for the services it sizes, and its own Slack secret."
+    "(grouped by LINKED_ACCOUNT and the cost tag, with its pages) and one forecast replace a query and a forecast in "
+    "every account, so each member's variable part loses its largest item. The fixed part stays in every member "
+    "account (alarms, key, metrics), and the management account pays once for the digest function, its Slack secret "
+    "and the Cost Explorer pages for all accounts."
 )
 
 
@@ -635,12 +635,13 @@ def section(bills: Sequence[Bill]) -> tuple[list[str], list[str]]:
             [key, str(p.usd), f"{p.per:,} {p.unit}", f"{p.free:,}" if p.free else "—", p.source]
             for key, p in PRICES.items()
         ],
+        numbers=(1, 3),
     )
     return out, misses
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    align = ["---" if i < 2 else "---:" for i in range(len(headers))]
+def _table(headers: list[str], rows: list[list[str]], numbers: tuple[int, ...] = (2,)) -> list[str]:
+    align = ["---:" if i in numbers else "---" for i in range(len(headers))]
     return ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"] + [
         "| " + " | ".join(r) + " |" for r in rows
     ]

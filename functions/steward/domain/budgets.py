@@ -80,6 +80,7 @@ class ActionCase(Struct, frozen=True):
     configured: str | None
     anomaly_multiple: int
     environment: str
+    refusal: str = ""  # why the configured action is refused (settings), if it is
 
     @property
     def threshold(self) -> Decimal:
@@ -87,7 +88,7 @@ class ActionCase(Struct, frozen=True):
 
 
 class ActionRule(Struct, frozen=True):
-    """One reason not to act; `reason` is formatted with the case's `configured` and `threshold`."""
+    """One reason not to act; `reason` is formatted with the case's `configured`, `threshold` and `refusal`."""
 
     name: str
     holds: Callable[[ActionCase], bool]
@@ -99,6 +100,8 @@ NO_ACTION_RULES = (
     ActionRule(
         "not configured", lambda case: case.configured is None, "no action configured for this budget (alert only)"
     ),
+    # Said on every alert of the budget, so the team can fix it before the spend reaches 100 %.
+    ActionRule("refused action", lambda case: bool(case.refusal), "{refusal}"),
     ActionRule("alert-only action", lambda case: case.configured != "stop", "action '{configured}' is alert only"),
     ActionRule("unknown period", lambda case: not case.period.known, UNKNOWN_PERIOD),
     ActionRule(
@@ -113,14 +116,21 @@ NO_ACTION_RULES = (
 
 
 def judge_action(
-    notification: BudgetNotification, period: Period, configured: str | None, anomaly_multiple: int, environment: str
+    notification: BudgetNotification,
+    period: Period,
+    configured: str | None,
+    anomaly_multiple: int,
+    environment: str,
+    *,
+    refusal: str = "",
 ) -> ActionVerdict:
     """Act only where the team asked, on real (ACTUAL) spend at or over the budget in a period Steward could read,
-    never on an implausible figure."""
-    case = ActionCase(notification, period, configured, anomaly_multiple, environment)
+    never on an implausible figure nor with an action its settings refused."""
+    case = ActionCase(notification, period, configured, anomaly_multiple, environment, refusal)
     for rule in NO_ACTION_RULES:
         if rule.holds(case):
-            return ActionVerdict(False, rule.reason.format(configured=case.configured, threshold=case.threshold))
+            reason = rule.reason.format(configured=case.configured, threshold=case.threshold, refusal=case.refusal)
+            return ActionVerdict(False, reason)
     return ActionVerdict(True, f"ACTUAL spend reached {case.threshold} % of the budget")
 
 
@@ -147,10 +157,11 @@ def decide_alert(
     *,
     anomaly_multiple: int,
     environment: str,
+    refusal: str = "",
 ) -> AlertDecision:
     """The period the notification speaks of, and the verdict on the action configured for its budget."""
     period = budget_period(notification, at)
-    verdict = judge_action(notification, period, configured, anomaly_multiple, environment)
+    verdict = judge_action(notification, period, configured, anomaly_multiple, environment, refusal=refusal)
     return AlertDecision(notification, period, verdict, selector, anomaly(notification, anomaly_multiple))
 
 
@@ -165,17 +176,65 @@ def stop_candidates(
     services: Iterable[ServiceView], held: Mapping[str, OffHoursRecord], selector: dict[str, str], now: datetime
 ) -> list[ServiceView]:
     """Every selected, unprotected, running service Steward does not already hold, exactly as off-hours would."""
-    return [
-        view
-        for view in services
-        if view.exists
-        and selected(view.tags, selector)
-        and not view.protected
-        and not kept_awake(view, now)
-        and view.scheduling_strategy != "DAEMON"
-        and view.desired_count > 0
-        and not (view.key in held and held[view.key].restore)
-    ]
+    return select_for_stop(services, held, selector, now).candidates
+
+
+class Selection(Struct, frozen=True):
+    """What a stop action's selector found: the services it stops, and why the other matches are spared."""
+
+    selector: dict[str, str]
+    candidates: list[ServiceView]
+    spared: dict[str, str]  # service key → why it is not stopped
+
+    @property
+    def matched(self) -> int:
+        return len(self.candidates) + len(self.spared)
+
+    def nothing_to_stop(self) -> str:
+        """Why the action stopped nothing, naming the selector (the alert says it instead of an empty list)."""
+        words = describe_selector(self.selector)
+        if not self.matched:
+            return (
+                f"the selector {words} matches no service (a service must carry every one of these tags): nothing "
+                "stopped; check the selector in the BudgetActions parameter against your services' tags"
+            )
+        reasons = sorted(set(self.spared.values()))
+        return (
+            f"the selector {words} matches {self.matched} service(s), none of them to stop "
+            f"({'; '.join(reasons)}): nothing stopped"
+        )
+
+
+def select_for_stop(
+    services: Iterable[ServiceView], held: Mapping[str, OffHoursRecord], selector: dict[str, str], now: datetime
+) -> Selection:
+    """The services carrying every selector tag, split into those to stop and those spared (with why)."""
+    candidates: list[ServiceView] = []
+    spared: dict[str, str] = {}
+    for view in services:
+        if not (view.exists and selected(view.tags, selector)):
+            continue
+        why = spared_because(view, held, now)
+        if why is None:
+            candidates.append(view)
+        else:
+            spared[view.key] = why
+    return Selection(dict(selector), candidates, spared)
+
+
+def spared_because(view: ServiceView, held: Mapping[str, OffHoursRecord], now: datetime) -> str | None:
+    """Why a selected service is not stopped, exactly as off-hours would spare it; None when it is stopped."""
+    if view.protected:
+        return "steward:protected"
+    if kept_awake(view, now):
+        return "kept awake by steward:keep-awake-until"
+    if view.scheduling_strategy == "DAEMON":
+        return "a DAEMON service"
+    if view.desired_count <= 0:
+        return "already at 0 tasks"
+    if view.key in held and held[view.key].restore:
+        return "already held at zero by Steward"
+    return None
 
 
 def budget_stop(
@@ -201,3 +260,8 @@ def anomaly(notification: BudgetNotification, anomaly_multiple: int) -> bool:
 def selected(tags: dict[str, str], selector: dict[str, str]) -> bool:
     """A service is in the action's scope when it carries every selector tag with that value."""
     return all(tags.get(key) == value for key, value in selector.items())
+
+
+def describe_selector(selector: dict[str, str]) -> str:
+    """'env=dev, team=data': the selector as the tags a service must carry."""
+    return ", ".join(f"{key}={value}" for key, value in selector.items()) or "(empty)"

@@ -21,6 +21,12 @@ class AlertOutcome(Struct, frozen=True):
     decision: AlertDecision
     drivers: Drivers
     stopped: list[str]
+    nothing_to_stop: str = ""  # why an action that ran stopped nothing: what its selector found
+
+    @property
+    def action(self) -> str:
+        """What the action did or why it did nothing, in one sentence (the log line and the handler's result)."""
+        return self.nothing_to_stop or self.decision.verdict.reason
 
 
 def alert_message(outcome: AlertOutcome, *, cost_tag_key: str, dry_run: bool) -> blocks.SlackMessage:
@@ -59,7 +65,7 @@ def _drivers_text(drivers: Drivers, cost_tag_key: str) -> str:
 
 def _action_text(outcome: AlertOutcome) -> str:
     if not outcome.stopped:
-        return f"*Action:* none — {blocks.escape(outcome.decision.verdict.reason)}"
+        return f"*Action:* none — {blocks.escape(outcome.action)}"
     names = ", ".join(f"`{blocks.escape(name)}`" for name in outcome.stopped)
     return (
         f"*Action:* stopped {len(outcome.stopped)} service(s): {names}"

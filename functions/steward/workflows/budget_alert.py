@@ -31,10 +31,11 @@ from steward.apply import REPORTED, Applied, Change, Claim, Status, apply
 from steward.domain.budgets import (
     AlertDecision,
     BudgetStop,
+    Selection,
     budget_stop,
     cost_driver_window,
     decide_alert,
-    stop_candidates,
+    select_for_stop,
 )
 from steward.domain.services import ServiceView
 from steward.models.budgets import (
@@ -68,6 +69,7 @@ IAM_ACTIONS = (
 def handle(rt: Runtime[BudgetAlertSettings], event: SnsEvent) -> dict[str, Any]:
     """Each record on its own: one record's transient failure neither loses nor blocks another's alert; the first
     such failure is raised once every record was tried, so Lambda retries the event (handled ones are duplicates)."""
+    announce_refusals(rt.settings)
     results: list[dict[str, Any]] = []
     failure: BaseException | None = None
     for record in event.records:
@@ -82,6 +84,20 @@ def handle(rt: Runtime[BudgetAlertSettings], event: SnsEvent) -> dict[str, Any]:
     if failure is not None:
         raise failure
     return {"outcome": "ok", "records": results}
+
+
+_ANNOUNCED: dict[str, BudgetAlertSettings] = {}  # the settings whose refusals were logged: one object a cold start
+
+
+def announce_refusals(settings: BudgetAlertSettings) -> None:
+    """Each action the settings refused, logged at error level and counted once per container (settings are read
+    once per cold start); its budget still alerts, and each of its alerts says why nothing is stopped."""
+    if _ANNOUNCED.get("settings") is settings:
+        return
+    _ANNOUNCED["settings"] = settings
+    for budget, reason in sorted(settings.refused_actions.items()):
+        logger.error("budget action refused", extra={"budget": budget, "parameter": "BudgetActions", "reason": reason})
+        metrics.add_metric(name="RefusedBudgetActions", unit=MetricUnit.Count, value=1)
 
 
 def handle_record(rt: Runtime[BudgetAlertSettings], record: SnsRecord) -> dict[str, Any]:
@@ -128,7 +144,18 @@ def alert(rt: Runtime[BudgetAlertSettings], sns: SnsMessage, notification: Budge
         stopped = [f"{view.key} (dry run)" for view in sighting.seen.candidates]
     else:
         stopped = [hold.decision.service.key for hold in holds if hold.status is Status.DONE]
-    return report(rt, sns.message_id, AlertOutcome(decision, sighting.seen.drivers, stopped))
+    outcome = AlertOutcome(decision, sighting.seen.drivers, stopped, nothing_to_stop(decision, sighting.seen.selection))
+    return report(rt, sns.message_id, outcome)
+
+
+def nothing_to_stop(decision: AlertDecision, selection: Selection | None) -> str:
+    """Why an action that ran stopped nothing (its selector found nothing to stop), or "" when it had work."""
+    if selection is None or selection.candidates:
+        return ""
+    why = selection.nothing_to_stop()
+    logger.warning("budget action stopped nothing", extra={"budget": decision.notification.budget_name, "reason": why})
+    metrics.add_metric(name="BudgetSelectorMatchedNothing", unit=MetricUnit.Count, value=1)
+    return why
 
 
 def decide(settings: BudgetAlertSettings, notification: BudgetNotification, at: datetime) -> AlertDecision:
@@ -140,6 +167,7 @@ def decide(settings: BudgetAlertSettings, notification: BudgetNotification, at: 
         action.selector if action else {},
         anomaly_multiple=settings.anomaly_multiple,
         environment=settings.environment,
+        refusal=settings.refused_actions.get(notification.budget_name, ""),
     )
     if not decision.period.known:
         logger.warning(
@@ -165,7 +193,12 @@ class Adapters(Struct, frozen=True):
 
 class Seen(Struct, frozen=True):
     drivers: Drivers
-    candidates: list[ServiceView]  # the services the action stops (none unless the verdict is to act)
+    selection: Selection | None = None  # what the action's selector found (None unless the verdict is to act)
+
+    @property
+    def candidates(self) -> list[ServiceView]:
+        """The services the action stops."""
+        return self.selection.candidates if self.selection else []
 
 
 class Sighting(Struct, dict=True):
@@ -181,9 +214,9 @@ class Sighting(Struct, dict=True):
     def seen(self) -> Seen:
         drivers = self.cost_drivers()
         if not self.decision.verdict.act:
-            return Seen(drivers, [])
+            return Seen(drivers)
         held = self.adapters.holds.records()
-        return Seen(drivers, stop_candidates(self.adapters.ecs.all_services(), held, self.decision.selector, self.now))
+        return Seen(drivers, select_for_stop(self.adapters.ecs.all_services(), held, self.decision.selector, self.now))
 
     def cost_drivers(self) -> Drivers:
         """The period's spend by cost tag, largest first — one Cost Explorer request — or why it is unavailable."""
@@ -346,7 +379,7 @@ def report(rt: Runtime[BudgetAlertSettings], message_id: str, outcome: AlertOutc
             "period": decision.period.key,
             "threshold": str(decision.threshold),
             "alert_type": notification.alert_type,
-            "action": decision.verdict.reason,
+            "action": outcome.action,
             "stopped": outcome.stopped,
         },
     )
@@ -356,6 +389,6 @@ def report(rt: Runtime[BudgetAlertSettings], message_id: str, outcome: AlertOutc
         "budget": notification.budget_name,
         "period": decision.period.key,
         "threshold_percent": str(decision.threshold),
-        "action": decision.verdict.reason,
+        "action": outcome.action,
         "stopped": outcome.stopped,
     }
