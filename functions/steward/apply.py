@@ -38,6 +38,7 @@ class Status(StrEnum):
     DRY_RUN = "dry-run"  # would have changed, and did not
     UNCHANGED = "unchanged"  # the decision needs no change
     DUPLICATE = "duplicate"  # another invocation holds the claim
+    REPORTED = "reported"  # a dry run already reported this would-be change
     FAILED = "failed"  # AWS refused for good (not transient); nothing changed for this decision
 
 
@@ -48,6 +49,7 @@ class Change[DecisionT](Struct, frozen=True):
     make: Callable[[], bool | None] | None = None  # None: nothing to change; see `apply` for a make returning False
     claim: Claim | None = None
     record: Callable[[], None] | None = None
+    dry_run_claim: Claim | None = None  # in a dry run, what makes the would-be change reported once per episode
 
 
 class Applied[DecisionT](Struct, frozen=True):
@@ -72,7 +74,7 @@ def apply[DecisionT](change: Change[DecisionT], *, dry_run: bool, raise_transien
     if change.make is None:
         return Applied(change.decision, Status.UNCHANGED)
     if dry_run:
-        return Applied(change.decision, Status.DRY_RUN)
+        return _rehearse(change, raise_transient=raise_transient)
     try:
         if change.claim is not None and not change.claim.take():
             return Applied(change.decision, Status.DUPLICATE)
@@ -81,6 +83,18 @@ def apply[DecisionT](change: Change[DecisionT], *, dry_run: bool, raise_transien
             raise
         return Applied(change.decision, Status.FAILED, cause=error)
     return _make(change, change.make, raise_transient=raise_transient)
+
+
+def _rehearse[DecisionT](change: Change[DecisionT], *, raise_transient: bool) -> Applied[DecisionT]:
+    """A dry run changes nothing; its own claim, where the change has one, makes it reported once."""
+    try:
+        if change.dry_run_claim is not None and not change.dry_run_claim.take():
+            return Applied(change.decision, Status.REPORTED)
+    except REPORTED as error:
+        if raise_transient:
+            raise
+        return Applied(change.decision, Status.FAILED, cause=error)
+    return Applied(change.decision, Status.DRY_RUN)
 
 
 def _make[DecisionT](

@@ -14,6 +14,9 @@ from steward.domain import slack as blocks
 from steward.domain.off_hours import ALREADY_STOPPING, Action, Decision, Verdict
 from steward.domain.services import CHANNEL_TAG, ServiceView
 
+# What a dry-run tick reports for a would-be change an earlier tick of the same edge reported.
+ALREADY_REPORTED = Decision(Action.NONE, "dry run: reported when its edge came; nothing changed")
+
 
 class Outcome(Struct, frozen=True):
     """What became of one service's decision this tick."""
@@ -28,7 +31,11 @@ class Outcome(Struct, frozen=True):
     @property
     def decision(self) -> Decision:
         # A stop another run claimed first is reported as this tick skipping it.
-        return ALREADY_STOPPING if self.applied.status is Status.DUPLICATE else self.applied.decision.decision
+        if self.applied.status is Status.DUPLICATE:
+            return ALREADY_STOPPING
+        if self.applied.status is Status.REPORTED:
+            return ALREADY_REPORTED
+        return self.applied.decision.decision
 
     @property
     def done(self) -> bool:

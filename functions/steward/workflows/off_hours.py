@@ -16,11 +16,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 from msgspec import Struct
+from msgspec.structs import replace
 
+from steward.adapters import dry_runs, holding
 from steward.adapters import ecs as ecs_actions
-from steward.adapters import holding
 from steward.adapters import schedules as schedules_actions
 from steward.adapters import slack as slack_actions
+from steward.adapters.dry_runs import DryRunEdges, as_left
 from steward.adapters.ecs import Ecs
 from steward.adapters.holding import HoldClaim, Holds, WriteLimits
 from steward.adapters.schedules import SchedulesDocument, Unusable
@@ -32,7 +34,11 @@ from steward.runtime import Runtime
 from steward.settings.off_hours import OffHoursSettings
 
 IAM_ACTIONS = (
-    ecs_actions.INVENTORY_ACTIONS | holding.RESTORE_ACTIONS | slack_actions.IAM_ACTIONS | schedules_actions.IAM_ACTIONS
+    ecs_actions.INVENTORY_ACTIONS
+    | holding.RESTORE_ACTIONS
+    | slack_actions.IAM_ACTIONS
+    | schedules_actions.IAM_ACTIONS
+    | dry_runs.IAM_ACTIONS
 )
 
 
@@ -40,13 +46,17 @@ class Adapters(Struct, frozen=True):
     ecs: Ecs
     holds: Holds
     schedules: SchedulesDocument
+    dry_runs: DryRunEdges
 
 
 def connect(rt: Runtime[OffHoursSettings]) -> Adapters:
     ecs = Ecs(rt.aws)
     limits = WriteLimits.per_second(rt.settings.writes_per_second)
     return Adapters(
-        ecs, Holds(ecs, rt.state, limits), SchedulesDocument(rt.aws, rt.state, rt.settings.schedules_parameter)
+        ecs,
+        Holds(ecs, rt.state, limits),
+        SchedulesDocument(rt.aws, rt.state, rt.settings.schedules_parameter),
+        DryRunEdges(rt.state, active=rt.settings.dry_run),
     )
 
 
@@ -62,8 +72,12 @@ def observe_and_decide(adapters: Adapters, now: datetime) -> list[Verdict] | Unu
     schedules = adapters.schedules.read()
     if isinstance(schedules, Unusable):
         return schedules
-    records = adapters.holds.records()
-    return decide_each(in_scope(adapters.ecs.all_services(), records), schedules, records, now)
+    real = adapters.holds.records()
+    # A dry run decides against the holds it reported, as the live run decides against the ones it wrote.
+    pretend = adapters.dry_runs.pretend_holds(now, held=real)
+    records = {**pretend, **real}
+    views = as_left(in_scope(adapters.ecs.all_services(), records), pretend)
+    return decide_each(views, schedules, records, now)
 
 
 def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
@@ -71,7 +85,7 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
     verdicts = observe_and_decide(adapters, now)
     if isinstance(verdicts, Unusable):
         return report_unusable(rt, adapters, verdicts, dry_run)
-    changes = plan(with_targets(verdicts, adapters.ecs), adapters.holds, now)
+    changes = plan(with_targets(verdicts, adapters.ecs), adapters.holds, adapters.dry_runs, now)
     with ThreadPoolExecutor(max_workers=rt.settings.max_concurrency) as pool:
         outcomes = list(pool.map(partial(act, dry_run=dry_run), changes))
     return report(rt, TickReport(outcomes, now, dry_run))
@@ -84,8 +98,12 @@ def with_targets(verdicts: list[Verdict], ecs: Ecs) -> list[Verdict]:
     return [verdict.with_target(targets.get(verdict.service.key)) for verdict in verdicts]
 
 
-def plan(verdicts: list[Verdict], holds: Holds, now: datetime) -> list[Change[Verdict]]:
-    return [change(verdict, holds, now) for verdict in verdicts]
+def plan(verdicts: list[Verdict], holds: Holds, dry_runs: DryRunEdges, now: datetime) -> list[Change[Verdict]]:
+    """Each change, and the claim that makes a dry run report it once per edge."""
+    return [
+        replace(change(verdict, holds, now), dry_run_claim=dry_runs.claim(verdict.service, verdict.decision, now))
+        for verdict in verdicts
+    ]
 
 
 def change(verdict: Verdict, holds: Holds, now: datetime) -> Change[Verdict]:
@@ -144,8 +162,9 @@ def report_unusable(
     """Log every tick; post to Slack once per distinct problem."""
     logger.error("schedules document unusable; nothing changed", extra={"problem": unusable.problem})
     metrics.add_metric(name="ScheduleErrors", unit=MetricUnit.Count, value=1)
-    # The notice is the only change: its claim makes it once per problem; a dry run announces every time.
-    notice = Change(unusable, make=_announced, claim=adapters.schedules.first_notice(unusable))
+    # The notice is the only change: its claim makes it once per problem, in a dry run too.
+    first = adapters.schedules.first_notice(unusable)
+    notice = Change(unusable, make=_announced, claim=first, dry_run_claim=first)
     if apply(notice, dry_run=dry_run).changed:
         rt.slack.post(paused_message(unusable.problem))
     return {"outcome": "schedules-invalid", "reason": unusable.problem, "changed": 0}
