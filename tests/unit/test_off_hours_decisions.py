@@ -97,8 +97,11 @@ def test_an_expired_keep_awake_lets_the_schedule_apply_again() -> None:
     assert decide(service(steward_keep_awake_until=until), OFF, None, NOW).action is Action.STOP
 
 
-def test_an_unreadable_keep_awake_is_ignored() -> None:
-    assert decide(service(steward_keep_awake_until="tomorrow-ish"), OFF, None, NOW).action is Action.STOP
+def test_an_unreadable_keep_awake_holds_the_service_awake_until_it_is_fixed() -> None:
+    decision = decide(service(steward_keep_awake_until="tomorrow-ish"), OFF, None, NOW)
+
+    assert decision.action is Action.NONE
+    assert "steward:keep-awake-until='tomorrow-ish' is not an ISO-8601 instant" in decision.reason
 
 
 def test_removing_the_schedule_tag_while_held_restores_the_service() -> None:

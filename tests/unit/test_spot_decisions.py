@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from steward.domain.services import switch
 from steward.domain.spot import (
     MAX_WEIGHT,
     Episode,
@@ -178,25 +177,6 @@ def test_an_ec2_fallback_needs_the_on_demand_provider_associated_too() -> None:
     assert "asg-on-demand is not a capacity provider of cluster c" in refusal.reason
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("on", True),
-        ("On", True),
-        (" TRUE ", True),
-        ("yes", True),
-        ("off", False),
-        ("No", False),
-        ("FALSE", False),
-        ("", None),
-        ("enabled", None),
-        (None, None),
-    ],
-)
-def test_switch_tags_read_true_false_on_off_yes_no_in_any_case(value: str | None, expected: bool | None) -> None:
-    assert switch(value) is expected
-
-
 @pytest.mark.parametrize("value", ["on", "On", "ON", "true", "True", "yes", "YES"])
 def test_every_switch_word_for_on_opts_a_service_in(value: str) -> None:
     svc = service(s(("FARGATE_SPOT", 1, 0)), tags={"steward:spot-fallback": value})
@@ -204,14 +184,26 @@ def test_every_switch_word_for_on_opts_a_service_in(value: str) -> None:
     assert judge_fallback(svc, SPOT, "FARGATE").act
 
 
-@pytest.mark.parametrize("value", ["off", "No", "false", "", "enabled"])
-def test_a_service_switched_off_or_with_no_switch_word_is_not_opted_in(value: str) -> None:
+@pytest.mark.parametrize("value", ["off", "No", "false"])
+def test_a_service_switched_off_is_not_opted_in(value: str) -> None:
     svc = service(s(("FARGATE_SPOT", 1, 0)), tags={"steward:spot-fallback": value})
 
     verdict = judge_fallback(svc, SPOT, "FARGATE")
 
     assert not verdict.act
     assert "not opted in" in verdict.reason
+
+
+@pytest.mark.parametrize("value", ["", "enabled", "sure"])
+def test_a_service_with_no_switch_word_is_not_shifted_and_its_team_is_told_what_to_set(value: str) -> None:
+    svc = service(s(("FARGATE_SPOT", 1, 0)), tags={"steward:spot-fallback": value})
+
+    verdict = judge_fallback(svc, SPOT, "FARGATE")
+
+    assert not verdict.act
+    assert verdict.notify
+    assert "is not a switch word" in verdict.reason
+    assert verdict.invalid is not None
 
 
 def test_an_opt_in_with_spaces_around_it_is_refused_in_slack_with_the_value_to_set() -> None:

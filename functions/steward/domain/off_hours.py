@@ -16,7 +16,15 @@ from msgspec import Struct
 from msgspec.structs import replace
 
 from steward.domain.schedules import Desired, Schedule
-from steward.domain.services import OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView, keep_awake_until
+from steward.domain.services import (
+    InvalidTag,
+    OffHoursRecord,
+    RestoreRecord,
+    ScalableTarget,
+    ServiceView,
+    invalid_tags,
+    keep_awake_until,
+)
 
 __all__ = ["Action", "Decision", "OffHoursRecord", "Verdict", "decide", "decide_each", "in_scope"]
 
@@ -51,6 +59,7 @@ class Verdict(Struct, frozen=True):
 
     service: ServiceView
     decision: Decision
+    invalid: tuple[InvalidTag, ...] = ()  # its steward:* tag values Steward cannot read
 
     def with_target(self, target: ScalableTarget | None) -> Verdict:
         """A new hold records the scalable target the service has when it is stopped (read after deciding)."""
@@ -95,8 +104,16 @@ def decide(
     for rule in RULES:
         decision = rule(situation)
         if decision is not None:
-            return decision
+            return _spared(situation, decision)
     raise AssertionError("the last rule always decides")
+
+
+def _spared(s: Situation, decision: Decision) -> Decision:
+    """An unreadable keep-awake never lets a service be stopped: it may have meant to keep it awake."""
+    keep_awake = keep_awake_until(s.service)
+    if decision.action is Action.STOP and isinstance(keep_awake, InvalidTag):
+        return Decision(Action.NONE, f"{keep_awake.sentence()} until it is fixed")
+    return decision
 
 
 def _cannot_be_scaled(s: Situation) -> Decision | None:
@@ -113,6 +130,8 @@ def _cannot_be_scaled(s: Situation) -> Decision | None:
 
 def _kept_awake(s: Situation) -> Decision | None:
     keep_awake = keep_awake_until(s.service)
+    if isinstance(keep_awake, InvalidTag):
+        return None  # `_spared` keeps it from being stopped; a start the schedule asks for still happens
     if keep_awake is None or keep_awake <= s.now:
         return None
     until = f"kept awake until {keep_awake.isoformat()}"
@@ -127,7 +146,7 @@ def _hold_ends(s: Situation) -> Decision | None:
     if held.hold_until is not None and s.now >= held.hold_until:
         return _start(s.service, held, f"{held.stopped_by}: the budget period has reset")
     if s.service.protected:
-        return _start(s.service, held, "marked steward:protected while held off")
+        return _start(s.service, held, f"marked protected while held off ({s.service.protected_because})")
     if s.service.schedule_name is None:
         if held.stopped_by == "schedule":
             return _start(s.service, held, "steward:schedule tag removed while held off")
@@ -137,7 +156,7 @@ def _hold_ends(s: Situation) -> Decision | None:
 
 def _out_of_schedule(s: Situation) -> Decision | None:
     if s.service.protected:
-        return Decision(Action.SKIP, "steward:protected=true")
+        return Decision(Action.SKIP, s.service.protected_because)
     if s.service.schedule_name is None:
         return Decision(Action.SKIP, "no steward:schedule tag")
     if s.schedule_problem is not None:
@@ -213,7 +232,7 @@ def in_scope(services: Sequence[ServiceView], records: Mapping[str, OffHoursReco
     for key in records.keys() - seen:
         cluster, _, name = key.partition("/")
         views.append(ServiceView(cluster=cluster, name=name, arn="", desired_count=0, tags={}, exists=False))
-    return [view for view in views if view.schedule_name or view.key in records]
+    return [view for view in views if view.schedule_name or view.key in records or invalid_tags(view.tags)]
 
 
 def decide_each(
@@ -229,5 +248,6 @@ def decide_each(
         name = service.schedule_name
         problem = f"unknown schedule {name!r}" if name and name not in schedules else None
         desired = desired_by_schedule.get(name) if name else None
-        verdicts.append(Verdict(service, decide(service, desired, records.get(service.key), now, problem)))
+        decision = decide(service, desired, records.get(service.key), now, problem)
+        verdicts.append(Verdict(service, decision, invalid_tags(service.tags, schedules.keys())))
     return verdicts

@@ -10,9 +10,8 @@ from enum import StrEnum
 from msgspec import Struct, field
 from msgspec.structs import replace
 
-from steward.domain.services import CHANNEL_TAG
+from steward.domain.services import ROLLBACK_TAG, InvalidTag, channel_of, read_switch
 
-ROLLBACK_TAG = "steward:rollback"
 ALARM_SERVICE_TAG = "steward:service"
 
 STATUS_ORDER = {"IN_PROGRESS": 0, "COMPLETED": 1, "FAILED": 1}
@@ -66,12 +65,24 @@ class RollbackService(Struct, frozen=True):
     ecs_rollback_alarms: frozenset[str] = frozenset()  # alarms ECS's own deployment alarms roll back on
 
     @property
+    def rollback_tag(self) -> bool | InvalidTag | None:
+        return read_switch(self.tags, ROLLBACK_TAG)
+
+    @property
     def opted_out(self) -> bool:
-        return self.tags.get(ROLLBACK_TAG, "on").lower() == "off"
+        """Switched off, or with a value Steward cannot read: an unreadable opt-out never rolls back."""
+        return self.rollback_tag is False or isinstance(self.rollback_tag, InvalidTag)
+
+    @property
+    def opted_out_because(self) -> str:
+        reading = self.rollback_tag
+        if isinstance(reading, InvalidTag):
+            return reading.sentence()
+        return f"opted out ({ROLLBACK_TAG}={self.tags.get(ROLLBACK_TAG)})"
 
     @property
     def channel(self) -> str | None:
-        return self.tags.get(CHANNEL_TAG)
+        return channel_of(self.tags)
 
 
 class RollbackMarker(Struct, frozen=True):
@@ -169,6 +180,7 @@ class RollbackContext(Struct, frozen=True):
     last_steward_rollback: datetime | None
     native_alarm_rollback: bool  # ECS's own deployment alarms with rollback watch this alarm
     alarm: str = ""
+    opted_out_because: str = f"opted out ({ROLLBACK_TAG}=off)"
 
 
 class RollbackDecision(Struct, frozen=True):
@@ -207,7 +219,7 @@ def _minutes(span: timedelta) -> int:
 
 
 def _opted_out(facts: _Facts) -> RollbackDecision | None:
-    return _none("opted out (steward:rollback=off)") if facts.ctx.opted_out else None
+    return _none(facts.ctx.opted_out_because) if facts.ctx.opted_out else None
 
 
 def _held_off(facts: _Facts) -> RollbackDecision | None:

@@ -9,9 +9,16 @@ from datetime import datetime, timedelta
 
 from msgspec import Struct
 
-from steward.domain.services import FARGATE, FARGATE_SPOT, Strategy, StrategyItem, switch
+from steward.domain.services import (
+    FARGATE,
+    FARGATE_SPOT,
+    SPOT_FALLBACK_TAG,
+    InvalidTag,
+    Strategy,
+    StrategyItem,
+    read_switch,
+)
 
-SPOT_FALLBACK_TAG = "steward:spot-fallback"
 ON_DEMAND_PROVIDER_TAG = "steward:on-demand-provider"
 SPOT_STOP_CODES = {"SpotInterruption", "TerminationNotice"}
 SPOT_STOP_REASON = "Your Spot Task was interrupted"
@@ -46,6 +53,7 @@ class Verdict(Struct, frozen=True):
     reason: str
     fallback: Strategy = ()
     notify: bool = False  # a refusal the service's team can fix, so it is said in Slack and not only logged
+    invalid: InvalidTag | None = None  # the opt-in tag's value could not be read (logged and counted)
 
 
 def is_fargate_spot_interruption(capacity_provider: str, stop_code: str, stopped_reason: str) -> bool:
@@ -119,16 +127,12 @@ def _inactive(service: SpotService, spot: set[str], on_demand: str | None) -> Ve
 
 
 def _not_opted_in(service: SpotService, spot: set[str], on_demand: str | None) -> Verdict | None:
-    value = service.tags.get(SPOT_FALLBACK_TAG, "")
-    if switch(value) is not True:
+    opted_in = read_switch(service.tags, SPOT_FALLBACK_TAG)
+    if isinstance(opted_in, InvalidTag):
+        # IAM compares the value as written (StringEqualsIgnoreCase), so only an exact switch word may act.
+        return Verdict(False, f"{opted_in.sentence()}; {opted_in.fix}", notify=True, invalid=opted_in)
+    if opted_in is not True:
         return Verdict(False, "not opted in (steward:spot-fallback is not on, true or yes)")
-    if value != value.strip():
-        # IAM compares the tag value as written (StringEqualsIgnoreCase), so the role may not update this service.
-        return Verdict(
-            False,
-            f"steward:spot-fallback is {value!r}, with spaces around it; set it to 'on' for Steward to act",
-            notify=True,
-        )
     return None
 
 

@@ -22,7 +22,8 @@ from steward.domain.costs import (
     Saving,
     ServiceCosts,
 )
-from steward.domain.services import CHANNEL_TAG, ServiceView
+from steward.domain.services import ServiceView
+from steward.domain.services import channel_of as team_channel
 from steward.domain.slack import money
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -190,7 +191,7 @@ def team_messages(digest: Digest, services: Sequence[ServiceView], cost_tag_key:
     """A short copy for each steward:channel, with that team's services only."""
     channel_of: dict[str, str] = {}
     for view in services:
-        channel = view.tags.get(CHANNEL_TAG)
+        channel = team_channel(view.tags)
         if channel:
             channel_of[view.tags.get(cost_tag_key, view.name)] = channel
     grouped: dict[str, list[str]] = defaultdict(list)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from steward.domain import slack as blocks
-from steward.domain.services import CHANNEL_TAG, Strategy
+from steward.domain.services import Strategy, channel_of
 from steward.domain.spot import REMEMBER_REFUSAL, Episode, SpotService, describe_strategy
 
 
@@ -90,7 +90,7 @@ def _dry(dry: bool) -> str:
 
 
 def _message(service: SpotService | None, title: str, text: str, *body: blocks.Block) -> blocks.SlackMessage:
-    channel = service.tags.get(CHANNEL_TAG) if service else None
+    channel = channel_of(service.tags) if service else None
     return blocks.SlackMessage(text=text, channel=channel, blocks=(blocks.header(title), *body))
 
 

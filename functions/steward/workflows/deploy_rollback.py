@@ -30,6 +30,7 @@ from steward.domain.rollback import (
     resolved_deployment,
     revision,
 )
+from steward.domain.services import InvalidTag
 from steward.models.cloudwatch import AlarmStateChange
 from steward.models.ecs_deployments import DeploymentStateChange
 from steward.observability import logger, metrics
@@ -178,10 +179,14 @@ def observe(
     (cluster, name), detail = mapped, event.detail
     history = records.history(cluster, name)
     held_off = records.held_off(cluster, name)
+    if isinstance(invalid := service.rollback_tag, InvalidTag):
+        logger.warning("invalid tag", extra={"service": f"{cluster}/{name}", "reason": invalid.sentence()})
+        metrics.add_metric(name="InvalidTags", unit=MetricUnit.Count, value=1)
     stored = records.marker(cluster, name)
     context = RollbackContext(
         service=f"{cluster}/{name}",
         opted_out=service.opted_out,
+        opted_out_because=service.opted_out_because,
         held_off=held_off,
         history=history,
         current_task_definition=service.task_definition,

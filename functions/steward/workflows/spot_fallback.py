@@ -199,6 +199,9 @@ def refusal_done(spot: Spot, applied: Applied[FallbackDecision]) -> dict[str, An
         return _result(signal.label, "duplicate", "another invocation took over this episode")
     logger.info("spot fallback declined", extra={"service": signal.label, "reason": reason, "cause": signal.cause})
     metrics.add_metric(name="SpotFallbacksDeclined", unit=MetricUnit.Count, value=1)
+    if invalid := decision.verdict.invalid:
+        logger.warning("invalid tag", extra={"service": signal.label, "reason": invalid.sentence()})
+        metrics.add_metric(name="InvalidTags", unit=MetricUnit.Count, value=1)
     if service is not None and decision.verdict.notify:
         spot.slack.post(report.refusal(service, signal.cause, reason, dry=applied.status is Status.DRY_RUN))
     return _result(signal.label, "left alone", reason)
