@@ -126,6 +126,18 @@ def parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("file", type=Path)
     validate.add_argument("--at", help="also show each schedule's state at this instant (default: now)")
+
+    check = commands.add_parser(
+        "check", parents=options, help="check the settings a deployment would get, before deploying"
+    )
+    check.add_argument(
+        "--config-env",
+        help="a samconfig.toml environment (dev, staging, prod): check its parameter_overrides through the template; "
+        "without it, the environment variables are checked",
+    )
+    check.add_argument("--config-file", type=Path, default=Path("samconfig.toml"), help="default: samconfig.toml")
+    check.add_argument("--template", type=Path, default=Path("template.yaml"), help="default: template.yaml")
+    check.add_argument("--schedules", type=Path, help="also check this schedules document")
     return root
 
 
@@ -146,7 +158,7 @@ def _main(argv: Sequence[str] | None, out: TextIO) -> int:
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
-        if arguments.command != "schedules":
+        if arguments.command not in ("schedules", "check"):  # these read local files only: no region needed
             _apply_options(arguments)
         with _logs_to_stderr():
             return run(arguments, out)
@@ -171,6 +183,7 @@ def run(arguments: argparse.Namespace, out: TextIO) -> int:
         "plan": lambda a: plan_off_hours(_instant(a.at, "--at"), out),
         "invoke": lambda a: invoke(a.function, a.event, out, dry_run=a.dry_run, as_json=a.json),
         "digest": lambda a: print_digest(_instant(a.at, "--at"), out),
+        "check": lambda a: check_settings(a, out),
     }
     return commands[arguments.command](arguments)
 
@@ -661,6 +674,40 @@ def validate_schedules(path: Path, at: datetime, out: TextIO) -> int:
         following = f"; next {upcoming.state} at {_utc(upcoming.at)} ({upcoming.local})" if upcoming else ""
         print(f"  {name}: {state} at {_utc(at)}{following}", file=out)
     return EXIT_OK
+
+
+def check_settings(arguments: argparse.Namespace, out: TextIO) -> int:
+    """The settings each function would get, checked before deploying: one line per problem, naming the parameter
+    and the fix; 0 when there is none, 1 otherwise."""
+    from steward import deploy_check
+
+    try:
+        if arguments.config_env:
+            report = deploy_check.check_samconfig(
+                arguments.config_file, arguments.config_env, arguments.template, arguments.schedules
+            )
+        else:
+            environ = dict(os.environ)
+            for option, variable in (
+                ("environment", "STEWARD_ENVIRONMENT"),
+                ("state_table", "STATE_TABLE"),
+                ("schedules_parameter", "SCHEDULES_PARAMETER"),
+            ):
+                environ[variable] = getattr(arguments, option, None) or environ.get(variable, "")
+            report = deploy_check.check_environ(
+                {name: value for name, value in environ.items() if value}, arguments.template, arguments.schedules
+            )
+    except deploy_check.CheckError as error:
+        raise CliError(str(error)) from None
+    print(f"checked {report.source}: {report.functions} function(s)", file=out)
+    for problem in report.problems:
+        print(problem.line(), file=out)
+    count = len(report.problems)
+    if not count:
+        print("no problems: every function would start with these settings", file=out)
+        return EXIT_OK
+    print(f"{count} problem{'s' if count > 1 else ''}: fix them before deploying", file=out)
+    return EXIT_INVALID
 
 
 def plan_off_hours(at: datetime, out: TextIO) -> int:
