@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 if TYPE_CHECKING:
     from steward.adapters.aws import AwsClients
-    from steward.adapters.ecs import Ecs
-    from steward.adapters.holding import Holds
     from steward.adapters.inventory import Inventory, Snapshot
     from steward.adapters.spot_episodes import OpenEpisode
     from steward.adapters.state import StateStore
-    from steward.domain.services import RestoreRecord, ServiceView
+    from steward.domain.services import RestoreRecord, TagProblem
+
+from steward.workflows.restore import FAILED_OUTCOMES, Row, scaling_target, utc
+from steward.workflows.restore import row as outcome_row
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 
@@ -362,10 +363,10 @@ def status(out: TextIO, *, as_json: bool) -> int:
             "held": [
                 {
                     "service": held.service,
-                    "since": _utc(held.restore.stopped_at),
+                    "since": utc(held.restore.stopped_at),
                     "by": held.restore.stopped_by,
                     "status": held.restore.status,
-                    "until": _utc(held.restore.hold_until) if held.restore.hold_until else None,
+                    "until": utc(held.restore.hold_until) if held.restore.hold_until else None,
                     "restores": _restores(held.restore),
                 }
                 for held in sorted(snapshot.held, key=lambda h: h.service)
@@ -373,8 +374,8 @@ def status(out: TextIO, *, as_json: bool) -> int:
             "on_demand": [
                 {
                     "service": episode.service,
-                    "since": _utc(episode.since),
-                    "last_spot_failure": _utc(episode.last_signal_at),
+                    "since": utc(episode.since),
+                    "last_spot_failure": utc(episode.last_signal_at),
                     "goes_back_to": _strategy(episode.original),
                     "cause": episode.cause,
                 }
@@ -383,14 +384,14 @@ def status(out: TextIO, *, as_json: bool) -> int:
             "rollbacks": [
                 {
                     "service": rollback.service,
-                    "at": _utc(rollback.at),
+                    "at": utc(rollback.at),
                     "from": rollback.from_task_definition,
                     "to": rollback.to_task_definition,
                     "alarm": rollback.alarm,
                 }
                 for rollback in rollbacks
             ],
-            "last_digest": {"day": digest.day.isoformat(), "posted_at": _utc(digest.posted_at)} if digest else None,
+            "last_digest": {"day": digest.day.isoformat(), "posted_at": utc(digest.posted_at)} if digest else None,
             "last_digest_unavailable": {"day": missed.day.isoformat(), "reason": missed.reason} if missed else None,
             "unreadable_items": snapshot.unreadable,
         }
@@ -401,7 +402,7 @@ def status(out: TextIO, *, as_json: bool) -> int:
         "Held at zero",
         ["SERVICE", "SINCE", "BY", "RESTORES"],
         [
-            (held.service, _utc(held.restore.stopped_at), _held_by(held.restore), _restores(held.restore))
+            (held.service, utc(held.restore.stopped_at), _held_by(held.restore), _restores(held.restore))
             for held in sorted(snapshot.held, key=lambda h: h.service)
         ],
     )
@@ -410,7 +411,7 @@ def status(out: TextIO, *, as_json: bool) -> int:
         "On on-demand after a Spot failure",
         ["SERVICE", "SINCE", "LAST SPOT FAILURE", "GOES BACK TO"],
         [
-            (e.service, _utc(e.since), _utc(e.last_signal_at), _strategy(e.original))
+            (e.service, utc(e.since), utc(e.last_signal_at), _strategy(e.original))
             for e in sorted(snapshot.on_demand, key=lambda e: e.service)
         ],
     )
@@ -419,11 +420,11 @@ def status(out: TextIO, *, as_json: bool) -> int:
         f"Latest rollbacks (up to {RECENT_ROLLBACKS})",
         ["SERVICE", "AT", "FROM", "TO", "ALARM"],
         [
-            (r.service, _utc(r.at), _revision(r.from_task_definition), _revision(r.to_task_definition), r.alarm)
+            (r.service, utc(r.at), _revision(r.from_task_definition), _revision(r.to_task_definition), r.alarm)
             for r in rollbacks
         ],
     )
-    last = f"for {digest.day.isoformat()}, posted {_utc(digest.posted_at)}" if digest else "none posted"
+    last = f"for {digest.day.isoformat()}, posted {utc(digest.posted_at)}" if digest else "none posted"
     print(f"Last cost digest: {last}", file=out)
     if missed and (digest is None or missed.day > digest.day):
         print(f"  unavailable on {missed.day.isoformat()}: {missed.reason}", file=out)
@@ -436,12 +437,12 @@ def history(since: datetime, out: TextIO, *, as_json: bool) -> int:
     """Everything the state table remembers from `since` on, oldest first."""
     events = sorted(event for event in _events(_inventory().snapshot()) if event[0] >= since)
     if as_json:
-        rows = [{"at": _utc(at), "service": service, "what": what} for at, service, what in events]
-        print(json.dumps({"since": _utc(since), "events": rows}, indent=2), file=out)
+        rows = [{"at": utc(at), "service": service, "what": what} for at, service, what in events]
+        print(json.dumps({"since": utc(since), "events": rows}, indent=2), file=out)
         return EXIT_OK
-    print(f"Since {_utc(since)}: {len(events)} event(s)", file=out)
+    print(f"Since {utc(since)}: {len(events)} event(s)", file=out)
     if events:
-        _table(["AT", "SERVICE", "WHAT"], [(_utc(at), service or "-", what) for at, service, what in events], out)
+        _table(["AT", "SERVICE", "WHAT"], [(utc(at), service or "-", what) for at, service, what in events], out)
     return EXIT_OK
 
 
@@ -472,10 +473,6 @@ def _inventory() -> Inventory:
 # ------------------------------------------------------------------------------------------ restore-all
 
 
-Row = dict[str, str]
-FAILED_OUTCOMES = {"failed", "not restored", "deferred", "waiting"}  # the service is still held, or still on on-demand
-
-
 def restore_all(out: TextIO, *, dry_run: bool, as_json: bool) -> int:
     """Every service Steward holds at zero back to its restore record, every open Spot episode back to its original
     strategy; each through the step its workflow uses, so a second run (or one after a partial failure) finishes the
@@ -491,6 +488,8 @@ def restore_all(out: TextIO, *, dry_run: bool, as_json: bool) -> int:
     emit = partial(_print_row, out) if not as_json else _no_print
     if not as_json:
         print(f"restore-all{' (dry run: nothing is changed)' if dry_run else ''}", file=out)
+    from steward.workflows.restore import restore_holds
+
     rows = restore_holds(holds, Inventory(aws, table), Ecs(aws), now, dry_run=dry_run, emit=emit)
     rows += shift_back_all(aws, state, now, dry_run=dry_run, emit=emit)
     failed = [row for row in rows if row["outcome"] in FAILED_OUTCOMES]
@@ -502,73 +501,6 @@ def restore_all(out: TextIO, *, dry_run: bool, as_json: bool) -> int:
         done = f"{len(rows) - len(failed)} {'would be restored' if dry_run else 'done'}"
         print(f"{len(rows)} service(s): {done}, {len(failed)} not restored", file=out)
     return EXIT_INVALID if failed else EXIT_OK
-
-
-def restore_holds(
-    holds: Holds, inventory: Inventory, ecs: Ecs, now: datetime, *, dry_run: bool, emit: Callable[[Row], None]
-) -> list[Row]:
-    from steward.apply import Change, Status, apply
-    from steward.domain.off_hours import Action, decide_restore
-
-    held = {key: record.restore for key, record in holds.records().items() if record.restore is not None}
-    views = _live_views(ecs, sorted(held))
-    rows: list[Row] = []
-    for key in sorted(held):
-        cluster, _, name = key.partition("/")
-        restore = inventory.held_now(cluster, name)  # a consistent read: another run may have restored it meanwhile
-        if restore is None:
-            rows.append(_row(emit, "hold", cluster, name, outcome="already restored", what="nothing held any more"))
-            continue
-        view = views[key]
-        reason = f"held at zero by {restore.stopped_by} since {_utc(restore.stopped_at)}"
-        decision = decide_restore(view, restore, now, reason)
-        if decision.action is not Action.START:
-            rows.append(
-                _row(emit, "hold", cluster, name, outcome="not restored", what=f"{decision.reason}; still held")
-            )
-            continue
-        bring_back = partial(_restore_hold, holds, view, restore, keep_count=decision.keep_count, now=now)
-        applied = apply(Change(decision, make=bring_back), dry_run=dry_run, raise_transient=False)
-        what = _restored(restore, view, keep_count=decision.keep_count)
-        if applied.status is Status.FAILED:
-            rows.append(
-                _row(emit, "hold", cluster, name, outcome="failed", what=f"{_short(applied.cause)}; still held")
-            )
-        else:
-            outcome = "would restore" if applied.status is Status.DRY_RUN else "restored"
-            rows.append(_row(emit, "hold", cluster, name, outcome=outcome, what=what))
-    return rows
-
-
-def _restore_hold(holds: Holds, view: ServiceView, restore: RestoreRecord, *, keep_count: bool, now: datetime) -> None:
-    """As a start edge restores; then the off edge is marked handled, so the next tick does not stop it again."""
-    holds.restore(view, restore, keep_count=keep_count, now=now)
-    holds.mark(view, restore.edge_id, now)
-
-
-def _live_views(ecs: Ecs, keys: list[str]) -> dict[str, ServiceView]:
-    """What ECS says about each held service now; a service (or cluster) that is gone reads as gone."""
-    from botocore.exceptions import ClientError
-
-    from steward.domain.services import ServiceView
-
-    by_cluster: dict[str, list[str]] = {}
-    for key in keys:
-        cluster, _, name = key.partition("/")
-        by_cluster.setdefault(cluster, []).append(name)
-    views: dict[str, ServiceView] = {}
-    for cluster, names in by_cluster.items():
-        try:
-            views.update({view.key: view for view in ecs.describe(cluster, names) if view.exists})
-        except ClientError as error:
-            # DescribeServices on a deleted cluster (ECS API Reference, DescribeServices: ClusterNotFoundException).
-            if error.response.get("Error", {}).get("Code") != "ClusterNotFoundException":
-                raise
-    for key in keys:
-        if key not in views:
-            cluster, _, name = key.partition("/")
-            views[key] = ServiceView(cluster=cluster, name=name, arn="", desired_count=0, tags={}, exists=False)
-    return views
 
 
 def shift_back_all(
@@ -592,12 +524,11 @@ def shift_back_all(
         try:
             result, _ = shift_back_one(spot, item, now)
         except StateUnavailable as error:
-            rows.append(
-                _row(emit, "spot", item.cluster, item.name, outcome="failed", what=f"{error}; still on on-demand")
-            )
+            what = f"{error}; still on on-demand"
+            rows.append(outcome_row(emit, "spot", item.cluster, item.name, outcome="failed", what=what))
             continue
         outcome, what = _spot_outcome(item, result, dry_run, describe_strategy(item.episode.original))
-        rows.append(_row(emit, "spot", item.cluster, item.name, outcome=outcome, what=what))
+        rows.append(outcome_row(emit, "spot", item.cluster, item.name, outcome=outcome, what=what))
     return rows
 
 
@@ -621,12 +552,6 @@ def _no_slack(aws: AwsClients) -> Any:
     return SlackNotifier(settings_from(SpotFallbackSettings, environ), aws)
 
 
-def _row(emit: Callable[[Row], None], kind: str, cluster: str, service: str, *, outcome: str, what: str) -> Row:
-    row = {"kind": kind, "cluster": cluster, "service": service, "outcome": outcome, "what": what}
-    emit(row)
-    return row
-
-
 def _print_row(out: TextIO, row: Row) -> None:
     """One line per service as it is done, so a long run shows its progress."""
     service = f"{row['cluster']}/{row['service']}"
@@ -635,23 +560,6 @@ def _print_row(out: TextIO, row: Row) -> None:
 
 def _no_print(row: Row) -> None:
     """--json prints every row at the end, as one document."""
-
-
-def _restored(restore: RestoreRecord, view: ServiceView, *, keep_count: bool) -> str:
-    target = _target(restore)
-    if keep_count:
-        kept = f"desired count left at {view.desired_count} (scaled up by hand while held)"
-        return f"{target}; {kept}" if target else kept
-    count = f"desired count {restore.desired_count}"
-    return f"{count}; {target}" if target else count
-
-
-def _short(error: BaseException | None) -> str:
-    from botocore.exceptions import ClientError
-
-    if isinstance(error, ClientError):
-        return f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message', '')}"[:300]
-    return str(error)[:300]
 
 
 # ------------------------------------------------------------------------------------------ plan, invoke, digest
@@ -671,8 +579,8 @@ def validate_schedules(path: Path, at: datetime, out: TextIO) -> int:
         desired = schedule.desired_at(at)
         state = desired.state if desired else "no edge in the past week"
         upcoming = schedule.next_edge(at, "off" if desired and desired.state == "on" else "on")
-        following = f"; next {upcoming.state} at {_utc(upcoming.at)} ({upcoming.local})" if upcoming else ""
-        print(f"  {name}: {state} at {_utc(at)}{following}", file=out)
+        following = f"; next {upcoming.state} at {utc(upcoming.at)} ({upcoming.local})" if upcoming else ""
+        print(f"  {name}: {state} at {utc(at)}{following}", file=out)
     return EXIT_OK
 
 
@@ -713,6 +621,7 @@ def check_settings(arguments: argparse.Namespace, out: TextIO) -> int:
 def plan_off_hours(at: datetime, out: TextIO) -> int:
     """The decisions a tick at `at` would act on (the tick's own `plan_tick`), without acting."""
     from steward.adapters.schedules import Unusable
+    from steward.domain.services import TagProblem
     from steward.runtime import runtime
     from steward.settings.off_hours import OffHoursSettings
     from steward.workflows.off_hours import plan_tick
@@ -722,9 +631,22 @@ def plan_off_hours(at: datetime, out: TextIO) -> int:
         print(f"off-hours would change nothing: {planned.problem}", file=out)
         return EXIT_INVALID
     rows = [(v.service.key, v.decision.action.value, v.decision.reason) for v in planned]
-    print(f"off-hours plan for {_utc(at)}: {len(rows)} tagged service(s)", file=out)
+    print(f"off-hours plan for {utc(at)}: {len(rows)} tagged service(s)", file=out)
     _table(["SERVICE", "ACTION", "WHY"], sorted(rows), out)
+    _invalid_tags([TagProblem(v.service, invalid) for v in planned for invalid in v.invalid], out)
     return EXIT_OK
+
+
+def _invalid_tags(problems: list[TagProblem], out: TextIO) -> None:
+    """Each tag value Steward cannot read: the value and why, what Steward does meanwhile, and the fix."""
+    from steward.reports.tags import problem_lines
+
+    if not problems:
+        return
+    print(f"\n{len(problems)} tag value(s) Steward cannot read:", file=out)
+    for problem in sorted(problems, key=lambda p: (p.service.key, p.invalid.tag)):
+        what, fix, command = problem_lines(problem)
+        print(f"  {problem.service.key}: {what}\n    {fix}\n    {command}", file=out)
 
 
 def invoke(function: str, event_file: Path, out: TextIO, *, dry_run: bool, as_json: bool) -> int:
@@ -835,35 +757,21 @@ def block_text(block: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------ words and tables
 
 
-def _utc(moment: datetime | None) -> str:
-    """Every instant the command prints: UTC, to the second, with a Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
-
-
 def _duration(span: timedelta) -> str:
     minutes = int(span.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
-def _target(restore: RestoreRecord) -> str:
-    target = restore.target
-    if target is None:
-        return ""
-    suspended = [name for name, on in sorted(target.suspended.items()) if on]
-    scaling = f", scaling suspended as it was ({', '.join(suspended)})" if suspended else ""
-    return f"auto scaling min {target.min_capacity} max {target.max_capacity}{scaling}"
-
-
 def _restores(restore: RestoreRecord) -> str:
-    target = _target(restore)
+    target = scaling_target(restore)
     return f"{restore.desired_count} task(s)" + (f", {target}" if target else "")
 
 
 def _held_by(restore: RestoreRecord) -> str:
     words = restore.stopped_by
     if restore.hold_until is not None:
-        words += f" until {_utc(restore.hold_until)}"
+        words += f" until {utc(restore.hold_until)}"
     if restore.status != "stopped":
         words += " (stop not finished)"
     return words

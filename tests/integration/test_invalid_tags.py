@@ -3,6 +3,7 @@ tag would have prevented, and Slack hears about each value once a day, with the 
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from devtools.ecs_overlay import EcsOverlay
 from devtools.platform import CLUSTER, REFERENCE_SERVICES
 from devtools.slack_standin import SlackStandIn
 
+from steward.cli import EXIT_OK, main
 from steward.handlers import spot_fallback
 from tests.conftest import SLACK_CHANNEL
 from tests.integration.test_deploy_rollback import T0, Platform, alarm_event, platform  # noqa: F401 (fixture)
@@ -107,6 +109,29 @@ def test_an_unreadable_channel_does_not_spare_the_service_and_its_messages_go_to
     # Then it is stopped like the others, and every message went to Steward's own channel
     assert sizes()["frontend"]["desired"] == 0
     assert {message.body.get("channel") for message in slack.messages} == {SLACK_CHANNEL}
+
+
+def test_plan_shows_each_unreadable_value_why_what_steward_does_meanwhile_and_the_fix(
+    off_hours_platform: dict[str, dict[str, Any]],  # noqa: F811
+) -> None:
+    # Given two services with tag values Steward cannot read
+    tag("frontend", "steward:protected", "maybe")
+    tag("api-gateway", "steward:keep-awake-until", "2026-11-28T23:00:00")
+
+    # When the plan for the evening is asked for
+    out = io.StringIO()
+    code = main(["plan", "off-hours", "--at", FRIDAY_EVENING], out=out)
+
+    # Then each is listed with its value, why, what Steward does until it is fixed, and the command that fixes it
+    output = out.getvalue()
+    assert code == EXIT_OK
+    assert "2 tag value(s) Steward cannot read:" in output
+    assert "pyairtable-dev/frontend: steward:protected='maybe' is not a switch word: treated as protected" in output
+    assert "steward:keep-awake-until='2026-11-28T23:00:00' has no time zone: held awake" in output
+    assert "add its zone: Z for UTC" in output
+    command = f"aws ecs tag-resource --resource-arn {arn_of('api-gateway')}"
+    assert f"{command} --tags key=steward:keep-awake-until,value=2026-11-28T23:00:00Z" in output
+    assert sizes() == off_hours_platform
 
 
 def test_spot_fallback_sure_is_not_shifted_and_the_team_is_told_the_value_to_set(
