@@ -26,6 +26,8 @@ FUNCTION_MODULES = {
     "deploy_rollback": "DeployRollbackFunction",
     "budget_alert": "BudgetAlertFunction",
     "cost_report": "CostReportFunction",
+    "restore_on_delete": "RestoreOnDeleteFunction",  # the handler; its workflow is `restore`, listed last
+    "restore": "RestoreOnDeleteFunction",
 }
 
 NO_VALUE = object()
@@ -46,12 +48,20 @@ class World:
     account: str = "123456789012"
     stack_name: str = "steward-test"
 
+    @property
+    def stack_id(self) -> str:
+        return (
+            f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/{self.stack_name}/"
+            "5b918d10-cd98-11ea-90d5-0a9cd3354c10"
+        )
+
     def ref(self, name: str) -> Any:
         pseudo = {
             "AWS::Partition": self.partition,
             "AWS::Region": self.region,
             "AWS::AccountId": self.account,
             "AWS::StackName": self.stack_name,
+            "AWS::StackId": self.stack_id,
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": NO_VALUE,
         }

@@ -26,6 +26,7 @@ HANDLER_FOLDERS = {
     "DeployRollbackFunction": "deploy_rollback",
     "BudgetAlertFunction": "budget_alert",
     "CostReportFunction": "cost_report",
+    "RestoreOnDeleteFunction": "restore_on_delete",
 }
 
 
@@ -41,7 +42,7 @@ def test_every_handler_in_the_template_imports(function: str) -> None:
     handler_module(function)
 
 
-def test_template_declares_exactly_the_five_functions() -> None:
+def test_template_declares_exactly_the_six_functions() -> None:
     assert set(functions()) == set(HANDLER_FOLDERS)
 
 

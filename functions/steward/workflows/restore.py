@@ -1,0 +1,177 @@
+"""Bring back every service Steward holds at zero, exactly as a start edge does (recorded desired count, scalable
+target limits and suspended state), for `steward restore-all` and for the stack's own deletion: a service must never
+stay at zero because Steward went away. Safe to run twice and after a partial failure: each hold is re-read with a
+consistent read before it is restored, and one that is gone is reported, not guessed at."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from steward.adapters import holding
+from steward.adapters import slack as slack_actions
+from steward.adapters import stack as stack_actions
+from steward.adapters import state as state_actions
+from steward.adapters.ecs import Ecs
+from steward.adapters.holding import Holds, WriteLimits
+from steward.adapters.inventory import Inventory
+from steward.adapters.spot_episodes import SpotEpisodes
+from steward.adapters.stack import Stack, answer
+from steward.apply import Change, Status, apply
+from steward.domain.off_hours import Action, decide_restore
+from steward.domain.services import RestoreRecord, ServiceView
+from steward.models.cloudformation import StackRequest
+from steward.observability import logger, metrics
+from steward.reports import restore as report
+from steward.runtime import Runtime
+from steward.settings.restore_on_delete import RestoreOnDeleteSettings
+
+IAM_ACTIONS = (
+    frozenset({"ecs:DescribeServices"})
+    | holding.RESTORE_ACTIONS
+    | {state_actions.READ}
+    | stack_actions.IAM_ACTIONS
+    | slack_actions.IAM_ACTIONS
+)
+BLOCKING = {"failed"}  # AWS refused: a retry of the delete can still bring it back. A service that is gone cannot.
+
+Row = dict[str, str]
+Answer = Literal["SUCCESS", "FAILED"]
+FAILED_OUTCOMES = {"failed", "not restored", "deferred", "waiting"}  # the service is still held, or still on on-demand
+
+
+def row(emit: Callable[[Row], None], kind: str, cluster: str, service: str, *, outcome: str, what: str) -> Row:
+    """One service's outcome, handed to `emit` as soon as it is known (a long run shows its progress)."""
+    entry = {"kind": kind, "cluster": cluster, "service": service, "outcome": outcome, "what": what}
+    emit(entry)
+    return entry
+
+
+def utc(moment: datetime | None) -> str:
+    """Every instant an operator reads: UTC, to the second, with a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+
+
+def scaling_target(restore: RestoreRecord) -> str:
+    target = restore.target
+    if target is None:
+        return ""
+    suspended = [name for name, on in sorted(target.suspended.items()) if on]
+    scaling = f", scaling suspended as it was ({', '.join(suspended)})" if suspended else ""
+    return f"auto scaling min {target.min_capacity} max {target.max_capacity}{scaling}"
+
+
+def restore_holds(
+    holds: Holds, inventory: Inventory, ecs: Ecs, now: datetime, *, dry_run: bool, emit: Callable[[Row], None]
+) -> list[Row]:
+
+    held = {key: record.restore for key, record in holds.records().items() if record.restore is not None}
+    views = _live_views(ecs, sorted(held))
+    rows: list[Row] = []
+    for key in sorted(held):
+        cluster, _, name = key.partition("/")
+        restore = inventory.held_now(cluster, name)  # a consistent read: another run may have restored it meanwhile
+        if restore is None:
+            rows.append(row(emit, "hold", cluster, name, outcome="already restored", what="nothing held any more"))
+            continue
+        view = views[key]
+        reason = f"held at zero by {restore.stopped_by} since {utc(restore.stopped_at)}"
+        decision = decide_restore(view, restore, now, reason)
+        if decision.action is not Action.START:
+            rows.append(row(emit, "hold", cluster, name, outcome="not restored", what=f"{decision.reason}; still held"))
+            continue
+        bring_back = partial(_restore_hold, holds, view, restore, keep_count=decision.keep_count, now=now)
+        applied = apply(Change(decision, make=bring_back), dry_run=dry_run, raise_transient=False)
+        what = _restored(restore, view, keep_count=decision.keep_count)
+        if applied.status is Status.FAILED:
+            rows.append(row(emit, "hold", cluster, name, outcome="failed", what=f"{_short(applied.cause)}; still held"))
+        else:
+            outcome = "would restore" if applied.status is Status.DRY_RUN else "restored"
+            rows.append(row(emit, "hold", cluster, name, outcome=outcome, what=what))
+    return rows
+
+
+def _restore_hold(holds: Holds, view: ServiceView, restore: RestoreRecord, *, keep_count: bool, now: datetime) -> None:
+    """As a start edge restores; then the off edge is marked handled, so the next tick does not stop it again."""
+    holds.restore(view, restore, keep_count=keep_count, now=now)
+    holds.mark(view, restore.edge_id, now)
+
+
+def _live_views(ecs: Ecs, keys: list[str]) -> dict[str, ServiceView]:
+    """What ECS says about each held service now; a service (or cluster) that is gone reads as gone."""
+    by_cluster: dict[str, list[str]] = {}
+    for key in keys:
+        cluster, _, name = key.partition("/")
+        by_cluster.setdefault(cluster, []).append(name)
+    views: dict[str, ServiceView] = {}
+    for cluster, names in by_cluster.items():
+        try:
+            views.update({view.key: view for view in ecs.describe(cluster, names) if view.exists})
+        except ClientError as error:
+            # DescribeServices on a deleted cluster (ECS API Reference, DescribeServices: ClusterNotFoundException).
+            if error.response.get("Error", {}).get("Code") != "ClusterNotFoundException":
+                raise
+    for key in keys:
+        if key not in views:
+            cluster, _, name = key.partition("/")
+            views[key] = ServiceView(cluster=cluster, name=name, arn="", desired_count=0, tags={}, exists=False)
+    return views
+
+
+def _restored(restore: RestoreRecord, view: ServiceView, *, keep_count: bool) -> str:
+    target = scaling_target(restore)
+    if keep_count:
+        kept = f"desired count left at {view.desired_count} (scaled up by hand while held)"
+        return f"{target}; {kept}" if target else kept
+    count = f"desired count {restore.desired_count}"
+    return f"{count}; {target}" if target else count
+
+
+def _short(error: BaseException | None) -> str:
+    if isinstance(error, ClientError):
+        return f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message', '')}"[:300]
+    return str(error)[:300]
+
+
+def on_stack_request(rt: Runtime[RestoreOnDeleteSettings], request: StackRequest, now: datetime) -> dict[str, str]:
+    """The stack's restore-on-delete resource: when the stack itself is being deleted, every service Steward holds at
+    zero comes back first; the delete fails (and can be retried) while AWS refuses one. Always answers CloudFormation,
+    which otherwise waits for the resource's timeout."""
+    physical_id = request.physical_resource_id or f"{request.logical_resource_id}-{rt.settings.environment}"
+    status: Answer
+    try:
+        status, reason = _on_request(rt, request, now)
+    except Exception as error:  # the answer must go out whatever failed; the error is logged with its traceback
+        logger.exception("restore on delete failed", extra={"request_type": request.request_type})
+        status, reason = "FAILED", f"Steward could not restore the services it holds: {error}"[:1000]
+    answer(request, status, reason, physical_id)
+    return {"outcome": status.lower(), "reason": reason}
+
+
+def _on_request(rt: Runtime[RestoreOnDeleteSettings], request: StackRequest, now: datetime) -> tuple[Answer, str]:
+    if request.request_type != "Delete":
+        return "SUCCESS", "nothing to do until the stack is deleted"
+    if not Stack(rt.aws).being_deleted(request.stack_id):
+        return "SUCCESS", "the resource left the template but the stack stays: its holds stay with it"
+    ecs = Ecs(rt.aws)
+    holds = Holds(ecs, rt.state, WriteLimits.per_second(rt.settings.writes_per_second))
+    rows = restore_holds(
+        holds, Inventory(rt.aws, rt.settings.state_table), ecs, now, dry_run=rt.settings.dry_run, emit=_log
+    )
+    on_demand = [e.label for e in SpotEpisodes(rt.state, dry_run=True).open_episodes()]
+    blocking = [r for r in rows if r["outcome"] in BLOCKING]
+    metrics.add_metric(name="RestoredOnDelete", unit=MetricUnit.Count, value=len(rows) - len(blocking))
+    rt.slack.post(report.stack_deleted(rows, on_demand, dry_run=rt.settings.dry_run, blocked=bool(blocking)))
+    if blocking:
+        names = ", ".join(f"{r['cluster']}/{r['service']} ({r['what']})" for r in blocking)
+        return "FAILED", f"Steward still holds {len(blocking)} service(s) at zero: {names}. Fix, then delete again."
+    return "SUCCESS", report.summary(rows, on_demand, dry_run=rt.settings.dry_run)
+
+
+def _log(entry: Row) -> None:
+    logger.info("restore on delete", extra=entry)
