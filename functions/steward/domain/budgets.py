@@ -195,8 +195,9 @@ class Selection(Struct, frozen=True):
         words = describe_selector(self.selector)
         if not self.matched:
             return (
-                f"the selector {words} matches no service (a service must carry every one of these tags): nothing "
-                "stopped; check the selector in the BudgetActions parameter against your services' tags"
+                f"the selector {words} matches no service in this stack's scope (a service must carry every one of "
+                "these tags): nothing stopped; check the selector in the BudgetActions parameter against your "
+                "services' tags"
             )
         reasons = sorted(set(self.spared.values()))
         return (
