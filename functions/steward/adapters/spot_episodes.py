@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,6 +21,8 @@ from steward.domain.services import StrategyItem
 from steward.domain.spot import Episode, StoredEpisode
 
 RECORD = "spot-fallback"
+DRY_RUN_RECORD = "dry-run-spot-fallback"  # what a dry run reported: never read as an episode
+DRY_RUN_LIFETIME = timedelta(days=8)  # as long as off-hours keeps its dry-run report markers
 EPISODE_ACTIONS = frozenset({state_actions.READ, state_actions.UPDATE, state_actions.DELETE, state_actions.QUERY})
 
 
@@ -121,6 +123,10 @@ class SpotEpisodes:
         stored = _stored(item or {}, ours=item is None or holder == claim_id)
         return EpisodeClaim(self._state, key, stored, claim_id=claim_id, holder=holder, at=when)
 
+    def report_once(self, cluster: str, service: str, at: datetime, stable: timedelta) -> ReportedDrought:
+        """The claim that makes a dry run report a would-be fallback once per Spot drought."""
+        return ReportedDrought(self._state, service_key(cluster, service, DRY_RUN_RECORD), at, stable)
+
     def open_episodes(self) -> list[OpenEpisode]:
         """Every service Steward has put on on-demand."""
         episodes = []
@@ -153,3 +159,33 @@ def _episode(item: dict[str, Any]) -> Episode:
         last_signal_at=datetime.fromisoformat(item["last_signal_at"]),
         cause=str(item.get("cause", "")),
     )
+
+
+class ReportedDrought:
+    """A dry run's claim on reporting one Spot drought: refused while the service's last signal is younger than the
+    stable period (a live episode would still be open); each signal moves that clock forward, never back."""
+
+    def __init__(self, state: StateStore, key: Key, at: datetime, stable: timedelta) -> None:
+        self._state, self._key, self._at, self._stable = state, key, at, stable
+
+    def take(self) -> bool:
+        when, expires = instant(self._at), self._at + DRY_RUN_LIFETIME
+        taken = self._state.update(
+            self._key,
+            {"last_signal_at": when},
+            condition="attribute_not_exists(last_signal_at) OR last_signal_at < :quiet_since",
+            condition_values={":quiet_since": instant(self._at - self._stable)},
+            expires=expires,
+        )
+        if taken is None:
+            self._state.update(
+                self._key,
+                {"last_signal_at": when},
+                condition="last_signal_at < :signal_at",
+                condition_values={":signal_at": when},
+                expires=expires,
+            )
+        return taken is not None
+
+    def release(self) -> None:
+        """Nothing to undo: reporting cannot fail once the drought is claimed."""

@@ -50,6 +50,7 @@ from steward.runtime import Runtime
 from steward.settings.spot_fallback import SpotFallbackSettings
 
 IAM_ACTIONS = spot_ecs.SPOT_ACTIONS | slack_actions.IAM_ACTIONS | EPISODE_ACTIONS
+DROUGHT_REPORTED = "dry run: this Spot drought was reported at its first signal; nothing changed"
 
 
 class Spot(Struct, frozen=True):
@@ -169,10 +170,11 @@ def plan_fallback(spot: Spot, decision: FallbackDecision, claim: EpisodeClaim) -
         claim.start(decision.episode)
         spot.ecs.set_strategy(signal.cluster, signal.service, verdict.fallback)
 
+    reported = spot.episodes.report_once(signal.cluster, signal.service, signal.at, spot.stable)
     if verdict.act:
-        return Change(decision, make=fall_back_now, claim=claim)
+        return Change(decision, make=fall_back_now, claim=claim, dry_run_claim=reported)
     remember = partial(claim.remember_refusal, verdict.reason, until=signal.at + REMEMBER_REFUSAL)
-    return Change(decision, make=remember, claim=claim)
+    return Change(decision, make=remember, claim=claim, dry_run_claim=reported)
 
 
 def fallback_done(spot: Spot, applied: Applied[FallbackDecision]) -> dict[str, Any]:
@@ -180,6 +182,8 @@ def fallback_done(spot: Spot, applied: Applied[FallbackDecision]) -> dict[str, A
     signal, service, to = decision.signal, decision.service, decision.verdict.fallback
     if applied.status is Status.DUPLICATE:
         return _result(signal.label, "duplicate", "another invocation took over this episode")
+    if applied.status is Status.REPORTED:
+        return _result(signal.label, "reported", DROUGHT_REPORTED)
     if applied.status is Status.DONE:
         metrics.add_metric(name="SpotFallbacks", unit=MetricUnit.Count, value=1)
         logger.info(
@@ -197,6 +201,8 @@ def refusal_done(spot: Spot, applied: Applied[FallbackDecision]) -> dict[str, An
     signal, service, reason = decision.signal, decision.service, decision.verdict.reason
     if applied.status is Status.DUPLICATE:
         return _result(signal.label, "duplicate", "another invocation took over this episode")
+    if applied.status is Status.REPORTED:
+        return _result(signal.label, "reported", DROUGHT_REPORTED)
     logger.info("spot fallback declined", extra={"service": signal.label, "reason": reason, "cause": signal.cause})
     metrics.add_metric(name="SpotFallbacksDeclined", unit=MetricUnit.Count, value=1)
     if invalid := decision.verdict.invalid:
