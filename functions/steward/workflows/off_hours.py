@@ -3,6 +3,7 @@ changes; apply them; report.
 
 Requests: ListClusters, ListServices (100 a page), DescribeServices (10 a call, tags included), one SSM read and
 one paginated query of the records. Scalable targets are read only for services being stopped (50 a call).
+A dry run also queries its report markers and writes one for each would-be stop or start it reports.
 Changes run in a bounded pool under a client-side rate limit; one service failing never stops the others.
 """
 
