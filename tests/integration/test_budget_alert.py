@@ -104,7 +104,7 @@ def test_an_80_percent_alert_names_the_threshold_and_the_top_cost_drivers(
     assert result["outcome"] == "alerted"
     assert result["stopped"] == []
     [message] = slack.messages
-    assert message.text == "Budget dev-monthly: 80.0 % threshold (ACTUAL): actual $412.37 of $500.00"
+    assert message.text == "Budget dev-monthly: 80.0 % threshold (ACTUAL): actual 412.37 USD of 500.00 USD"
     drivers = message.blocks[2]["text"]["text"]
     assert (
         drivers.index("llm-orchestrator: 181.20 USD")
@@ -325,16 +325,16 @@ def test_cost_explorer_throttled_beyond_retries_raises_and_the_retry_alerts_and_
 def test_ecs_throttled_during_the_stop_raises_and_the_retry_alerts_and_stops_once(
     budgets: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = Ecs.all_services
+    original = Ecs.services_in
     calls = {"n": 0}
 
-    def throttled_once(self: Ecs) -> Any:
+    def throttled_once(self: Ecs, *args: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise throttled("DescribeServices")
-        return original(self)
+        return original(self, *args)
 
-    monkeypatch.setattr(Ecs, "all_services", throttled_once)
+    monkeypatch.setattr(Ecs, "services_in", throttled_once)
 
     with pytest.raises(ClientError):
         budget_alert.lambda_handler(load_event(MONTHLY_100), lambda_context)

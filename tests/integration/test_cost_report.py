@@ -100,7 +100,7 @@ def test_untagged_spend_is_its_own_row_and_tag_values_with_dollar_signs_survive(
     assert result["total"] == "13.75"
     text = json.dumps(slack.messages[0].blocks)
     assert "`(untagged)` 2.50 USD" in text
-    assert "`pay$ments` 1.25 USD" in text
+    assert "|pay$ments> 1.25 USD" in text  # linked to Cost Explorer
 
 
 def test_one_query_for_15_full_days_grouped_by_tag_and_service_without_credits(

@@ -63,7 +63,7 @@ def test_the_team_reads_each_thing_that_happened_once(day: DayResult) -> None:
         "Off-hours: stopped 1, started 0",
         "Off-hours: stopped 0, started 7",
         "Off-hours: stopped 0, started 1",
-        "Cost digest — dev — Mon 30 Nov 2026 (UTC)",
+        "Cost digest — dev — Mon 2026-11-30 (UTC)",
     ]
     cursor = 0
     for first in firsts:

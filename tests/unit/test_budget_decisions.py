@@ -125,7 +125,7 @@ def test_actions_only_on_real_spend_over_budget_in_a_known_period_where_configur
 def test_selectors_and_money() -> None:
     assert selected({"env": "dev", "team": "x"}, {"env": "dev"})
     assert not selected({"env": "prod"}, {"env": "dev"})
-    assert money(Decimal("1234.5"), "$") == "$1,234.50"
+    assert money(Decimal("1234.5"), "$") == "1,234.50 USD"  # one format: the figure, then the currency code
     assert money(Decimal("12"), "EUR") == "12.00 EUR"
 
 

@@ -88,4 +88,5 @@ def spot_service(cluster: str, raw: dict[str, Any]) -> SpotService:
         launch_type=raw.get("launchType", "") if not raw.get("capacityProviderStrategy") else "",
         deployment_controller=(raw.get("deploymentController") or {}).get("type", "ECS"),
         status=raw.get("status", "ACTIVE"),
+        arn=raw.get("serviceArn", ""),
     )

@@ -25,6 +25,7 @@ from steward.domain.services import (
     invalid_tags,
     keep_awake_until,
 )
+from steward.domain.slack import when
 
 __all__ = ["Action", "Decision", "OffHoursRecord", "Verdict", "decide", "decide_each", "in_scope"]
 
@@ -44,6 +45,7 @@ class Decision(Struct, frozen=True):
     keep_count: bool = False  # for START: someone scaled it up by hand; restore the target only
     new_hold: bool = False  # for STOP: `restore` is not stored yet; it takes the scalable target read before the stop
     edge_id: str = ""  # for MARK: the off edge handled
+    back_at: datetime | None = None  # for STOP: when its schedule next starts it (None: no start within a week)
 
     @property
     def changes(self) -> bool:
@@ -134,7 +136,7 @@ def _kept_awake(s: Situation) -> Decision | None:
         return None  # `_spared` keeps it from being stopped; a start the schedule asks for still happens
     if keep_awake is None or keep_awake <= s.now:
         return None
-    until = f"kept awake until {keep_awake.isoformat()}"
+    until = f"kept awake until {when(keep_awake)}"
     return _start(s.service, s.held, until) if s.held else Decision(Action.NONE, until)
 
 
@@ -186,7 +188,7 @@ def _off_and_held(s: Situation) -> Decision | None:
         return Decision(Action.STOP, f"finishing an interrupted stop ({desired.reason})", restore=held)
     if count > 0:
         return Decision(Action.NONE, f"scaled up by hand while held off; left at {count} until the next start")
-    return Decision(Action.NONE, f"held off since {held.stopped_at.isoformat()}")
+    return Decision(Action.NONE, f"held off since {when(held.stopped_at)}")
 
 
 def _off(s: Situation) -> Decision:
@@ -249,5 +251,8 @@ def decide_each(
         problem = f"unknown schedule {name!r}" if name and name not in schedules else None
         desired = desired_by_schedule.get(name) if name else None
         decision = decide(service, desired, records.get(service.key), now, problem)
+        if decision.action is Action.STOP and name and name in schedules:
+            start = schedules[name].next_edge(now, "on")
+            decision = replace(decision, back_at=start.at if start else None)
         verdicts.append(Verdict(service, decision, invalid_tags(service.tags, schedules.keys())))
     return verdicts

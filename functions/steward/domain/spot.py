@@ -46,6 +46,7 @@ class SpotService(Struct, frozen=True):
     launch_type: str = ""
     deployment_controller: str = "ECS"
     status: str = "ACTIVE"
+    arn: str = ""  # its service ARN: the region for console links
 
 
 class Verdict(Struct, frozen=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from msgspec import Struct
@@ -22,6 +23,8 @@ class AlertOutcome(Struct, frozen=True):
     drivers: Drivers
     stopped: list[str]
     nothing_to_stop: str = ""  # why an action that ran stopped nothing: what its selector found
+    spared: dict[str, str] = {}  # services the selector matched but the action left running, and why
+    region: str = ""  # the stack's region: where the stopped services' console pages and ARNs are
 
     @property
     def action(self) -> str:
@@ -38,36 +41,76 @@ def alert_message(outcome: AlertOutcome, *, cost_tag_key: str, dry_run: bool) ->
     if decision.anomalous:
         title = f"Budget {notification.budget_name}: suspected billing-estimate anomaly"
     period = decision.period.key if decision.period.known else "period unknown"
+    budget = blocks.link(blocks.budget_url(notification.budget_name), "open in AWS Budgets")
     fields = [
-        f"*Budget*\n{blocks.escape(notification.budget_name)} ({period})",
+        f"*Budget*\n{blocks.escape(notification.budget_name)} ({period}) · {budget}",
         f"*Alert*\n{notification.alert_type} ≥ {decision.threshold} %",
         f"*{kind.capitalize()}*\n{money(notification.reported_amount, unit)}",
         f"*Budgeted*\n{money(notification.budgeted_amount, unit)}",
     ]
     text = f"{title}: {kind} {money(notification.reported_amount, unit)} of {money(notification.budgeted_amount, unit)}"
-    return blocks.SlackMessage(
-        text=("[dry run] " if dry_run else "") + text,
-        blocks=(
-            blocks.header(title),
-            blocks.section(" ", fields=fields),
-            blocks.section(_drivers_text(outcome.drivers, cost_tag_key)),
-            blocks.section(_action_text(outcome)),
-        ),
-    )
+    body: list[blocks.Block] = [
+        blocks.header(title),
+        blocks.section(" ", fields=fields),
+        *blocks.lines_in_sections("", _drivers_lines(outcome, cost_tag_key), most=3),
+        *blocks.lines_in_sections("", _action_lines(outcome), most=SECTIONS_FOR_ACTION),
+    ]
+    if outcome.spared:
+        body += blocks.lines_in_sections(
+            f"*Spared* ({len(outcome.spared)}): matched by the selector, left running",
+            _spared_lines(outcome.spared),
+            most=SECTIONS_FOR_SPARED,
+        )
+    return blocks.SlackMessage(text=("[dry run] " if dry_run else "") + text, blocks=tuple(body))
 
 
-def _drivers_text(drivers: Drivers, cost_tag_key: str) -> str:
+SECTIONS_FOR_ACTION = 20  # with the header, fields, drivers and spared sections, well under Slack's 50 blocks
+SECTIONS_FOR_SPARED = 10
+KEEP_AWAKE_COMMANDS = 5  # more would bury the message; the others differ only in the ARN
+
+
+def _drivers_lines(outcome: AlertOutcome, cost_tag_key: str) -> list[str]:
+    drivers = outcome.drivers
     if isinstance(drivers, str):
-        return f"_Top cost drivers unavailable: {blocks.escape(drivers)}_"
-    lines = [f"• {blocks.escape(name) or '_untagged_'}: {money(amount, unit)}" for name, amount, unit in drivers]
-    return f"*Top cost drivers this period* (by `{blocks.escape(cost_tag_key)}`)\n" + ("\n".join(lines) or "none")
+        return [f"_Top cost drivers unavailable: {blocks.escape(drivers)}_"]
+    period = outcome.decision.period
+    last_day = period.end - timedelta(days=1)  # the console's end date is inclusive
+    lines = [f"*Top cost drivers this period* (by `{blocks.escape(cost_tag_key)}`)"]
+    for name, amount, unit in drivers:
+        url = blocks.cost_explorer_url(cost_tag_key, name, period.start, last_day) if period.known and name else ""
+        explore = f" · {blocks.link(url, 'Cost Explorer')}" if url else ""
+        lines.append(f"• {blocks.escape(name) or '_untagged_'}: {money(amount, unit)}{explore}")
+    return lines if drivers else [*lines, "none"]
 
 
-def _action_text(outcome: AlertOutcome) -> str:
+def _action_lines(outcome: AlertOutcome) -> list[str]:
     if not outcome.stopped:
-        return f"*Action:* none — {blocks.escape(outcome.action)}"
-    names = ", ".join(f"`{blocks.escape(name)}`" for name in outcome.stopped)
-    return (
-        f"*Action:* stopped {len(outcome.stopped)} service(s): {names}"
-        "\nThey come back at their next scheduled start, when the period resets, or with steward:keep-awake-until."
-    )
+        return [f"*Action:* none — {blocks.escape(outcome.action)}"]
+    decision, region = outcome.decision, outcome.region
+    back = blocks.when(decision.period.resets_at)
+    names = []
+    for key in outcome.stopped:
+        cluster, _, name = key.removesuffix(" (dry run)").partition("/")
+        names.append(blocks.link(blocks.ecs_service_url(region, cluster, name), key))
+    lines = [
+        f"*Action:* stopped {len(outcome.stopped)} service(s): {blocks.joined(names)}",
+        f"They come back at {back}, when the budget period resets. To bring one back sooner, keep it awake:",
+    ]
+    account = decision.notification.account_id
+    commands = []
+    for key in outcome.stopped[:KEEP_AWAKE_COMMANDS]:
+        cluster, _, name = key.removesuffix(" (dry run)").partition("/")
+        arn = blocks.service_arn(region, account, cluster, name) or f"<ARN of {key}>"
+        commands.append(blocks.escape(blocks.keep_awake_command(arn, decision.period.resets_at)))
+    lines.append("```" + "\n".join(commands) + "```")
+    if len(outcome.stopped) > KEEP_AWAKE_COMMANDS:
+        lines.append(f"For the other {len(outcome.stopped) - KEEP_AWAKE_COMMANDS}, the same command with their ARNs.")
+    return lines
+
+
+def _spared_lines(spared: dict[str, str]) -> list[str]:
+    """One line per reason, the services it spared under it."""
+    return [
+        f"• {blocks.escape(reason)} ({len(keys)}): {blocks.joined([f'`{blocks.escape(key)}`' for key in keys])}"
+        for reason, keys in blocks.grouped((why, key) for key, why in spared.items())
+    ]

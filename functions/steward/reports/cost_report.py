@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from steward.domain.costs import (
     FARGATE_SPOT_DISCOUNT,
     KEPT_OFF,
     ON_SPOT,
+    UNTAGGED,
     ZERO,
     Digest,
     Oversized,
@@ -27,6 +29,10 @@ from steward.domain.services import channel_of as team_channel
 from steward.domain.slack import money
 
 SPARK = "▁▂▃▄▅▆▇█"
+EXPLORE_SPAN = timedelta(days=13)  # a service's Cost Explorer link shows two weeks, enough to see week over week
+TOP_SECTIONS = 10  # the top list; links make a line long (a Cost Explorer URL is ~600 characters)
+REPLY_SECTIONS = 45  # a thread reply has only its own blocks and the frame
+TEAM_SECTIONS = 45
 MAX_HINTS = 10
 MAX_MOVERS = 3
 
@@ -47,26 +53,36 @@ def change(now: Decimal, before: Decimal) -> str:
     return f"{arrow}{abs(percent):.0f}%"
 
 
-def service_line(service: ServiceCosts, unit: str) -> str:
-    name = blocks.escape(service.name)
+def service_line(service: ServiceCosts, unit: str, explore: tuple[str, date] | None = None) -> str:
+    """One service's costs; with `explore` (the cost tag key and yesterday), its name links to Cost Explorer showing
+    that service's last two weeks."""
+    name = f"`{blocks.escape(service.name)}`"
+    if explore is not None and service.name != UNTAGGED:
+        key, yesterday = explore
+        url = blocks.cost_explorer_url(key, service.name, yesterday - EXPLORE_SPAN, yesterday)
+        name = blocks.link(url, service.name)
     return (
-        f"`{name}` {money(service.yesterday, unit)} · d/d {change(service.yesterday, service.day_before)}"
+        f"{name} {money(service.yesterday, unit)} · d/d {change(service.yesterday, service.day_before)}"
         f" · w/w {change(service.yesterday, service.week_before)} · {sparkline(service.last_seven)}"
         f" · MTD {money(service.month_to_date, unit)}"
     )
 
 
-def render_digest(digest: Digest, environment: str, top: int, *, dry_run: bool = False) -> blocks.SlackMessage:
-    """Top `top` services, then one 'other (k services)' row whose sum is exact; every service in a thread reply."""
+def render_digest(
+    digest: Digest, environment: str, top: int, *, dry_run: bool = False, cost_tag_key: str = "service"
+) -> blocks.SlackMessage:
+    """Top `top` services (each linked to Cost Explorer filtered to it), then one 'other (k services)' row whose sum
+    is exact; every service in a thread reply."""
     unit = digest.unit
-    title = f"{'[dry run] ' if dry_run else ''}Cost digest — {environment} — {digest.yesterday:%a %d %b %Y} (UTC)"
+    title = f"{'[dry run] ' if dry_run else ''}Cost digest — {environment} — {blocks.day(digest.yesterday)} (UTC)"
     body: list[blocks.Block] = [
         blocks.header(title),
         *_summary(digest),
         blocks.divider(),
-        *_chunked_sections(
+        *blocks.lines_in_sections(
             "*By service* (yesterday · day over day · week over week · 7 days · month to date)",
-            _top_lines(digest, top),
+            _top_lines(digest, top, (cost_tag_key, digest.yesterday)),
+            most=TOP_SECTIONS,
         ),
         *_notes(digest),
     ]
@@ -89,9 +105,9 @@ def _summary(digest: Digest) -> list[blocks.Block]:
     ]
 
 
-def _top_lines(digest: Digest, top: int) -> list[str]:
+def _top_lines(digest: Digest, top: int, explore: tuple[str, date]) -> list[str]:
     shown, rest = digest.services[:top], digest.services[top:]
-    lines = [service_line(service, digest.unit) for service in shown]
+    lines = [service_line(service, digest.unit, explore) for service in shown]
     if rest:
         other = sum((service.yesterday for service in rest), ZERO)
         lines.append(f"`other ({len(rest)} services)` {money(other, digest.unit)} · full list in the thread")
@@ -125,8 +141,8 @@ def _replies(digest: Digest, top: int) -> list[blocks.SlackMessage]:
         count, lines = len(digest.services), [service_line(s, unit) for s in digest.services]
         replies.append(
             blocks.SlackMessage(
-                text=f"All {count} services, {digest.yesterday:%a %d %b %Y}",
-                blocks=tuple(_chunked_sections(f"*All {count} services*", lines)),
+                text=f"All {count} services, {blocks.day(digest.yesterday)}",
+                blocks=tuple(blocks.lines_in_sections(f"*All {count} services*", lines, most=REPLY_SECTIONS)),
             )
         )
     if digest.previous_month:
@@ -135,7 +151,9 @@ def _replies(digest: Digest, top: int) -> list[blocks.SlackMessage]:
         replies.append(
             blocks.SlackMessage(
                 text=f"{label}: {money(total, unit)}",
-                blocks=tuple(_chunked_sections(f"*{label}* — {money(total, unit)} in all", lines)),
+                blocks=tuple(
+                    blocks.lines_in_sections(f"*{label}* — {money(total, unit)} in all", lines, most=REPLY_SECTIONS)
+                ),
             )
         )
     return replies
@@ -173,20 +191,6 @@ def _forecast_text(digest: Digest) -> str:
     return text
 
 
-def _chunked_sections(heading: str, lines: list[str]) -> list[blocks.Block]:
-    """Lines packed into sections of at most 3000 characters, the heading on the first."""
-    sections: list[blocks.Block] = []
-    current = heading
-    for line in lines:
-        if len(current) + 1 + len(line) > blocks.MAX_SECTION_TEXT:
-            sections.append(blocks.section(current))
-            current = line
-        else:
-            current = f"{current}\n{line}"
-    sections.append(blocks.section(current))
-    return sections
-
-
 def team_messages(digest: Digest, services: Sequence[ServiceView], cost_tag_key: str) -> list[blocks.SlackMessage]:
     """A short copy for each steward:channel, with that team's services only."""
     channel_of: dict[str, str] = {}
@@ -199,13 +203,13 @@ def team_messages(digest: Digest, services: Sequence[ServiceView], cost_tag_key:
     for service in digest.services:
         channel = channel_of.get(service.name)
         if channel:
-            grouped[channel].append(service_line(service, digest.unit))
+            grouped[channel].append(service_line(service, digest.unit, (cost_tag_key, digest.yesterday)))
             totals[channel] += service.yesterday
-    day = digest.yesterday.strftime("%a %d %b")
+    day = blocks.day(digest.yesterday)
     return [
         blocks.SlackMessage(
-            text=f"Your services cost {totals[channel]:.2f} {digest.unit} on {day}",
-            blocks=(blocks.section(f"*Your services, {day}*\n" + "\n".join(lines)),),
+            text=f"Your services cost {money(totals[channel], digest.unit)} on {day} (UTC)",
+            blocks=tuple(blocks.lines_in_sections(f"*Your services, {day} (UTC)*", lines, most=TEAM_SECTIONS)),
             channel=channel,
         )
         for channel, lines in grouped.items()

@@ -4,7 +4,7 @@ the handler's summary of the tick; and the notice that a broken schedules docume
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from msgspec import Struct
@@ -116,6 +116,8 @@ def _lines(group: list[Outcome]) -> list[dict[str, str]]:
 
 
 def tick_message(outcomes: list[Outcome], now: datetime, dry: bool, channel: str | None) -> blocks.SlackMessage:
+    """Each group (stopped, started, failed, skipped) with its reasons, each reason once with its services under it;
+    when a stopped service comes back, and the command that keeps one awake."""
     groups = {
         "Stopped": [o for o in outcomes if o.decision.action is Action.STOP and not o.error],
         "Started": [o for o in outcomes if o.decision.action is Action.START and not o.error],
@@ -131,11 +133,61 @@ def tick_message(outcomes: list[Outcome], now: datetime, dry: bool, channel: str
     for label, group in groups.items():
         if not group:
             continue
-        lines = [o.line() for o in group]
-        body.append(blocks.section(f"*{label}* ({len(group)})\n" + "\n".join(lines)))
+        lines = []
+        for reason, members in blocks.grouped((_reason(o), o) for o in group):
+            lines.append(f"• {blocks.escape(reason)}{_back(members)} ({len(members)})")
+            lines.append("      " + blocks.joined([service_link(o.service) for o in members]))
+        body += blocks.lines_in_sections(f"*{label}* ({len(group)})", lines, most=SECTIONS_PER_GROUP)
         text_lines.append(f"{label}: " + ", ".join(o.service.key for o in group))
-    body.append(blocks.context(f"Steward {verb} these services at {now.isoformat(timespec='minutes')}"))
+    if groups["Stopped"]:
+        body.append(blocks.section(keep_awake_text(groups["Stopped"], now)))
+    body.append(blocks.context(f"Steward {verb} these services at {blocks.when(now)}"))
     return blocks.SlackMessage(text="\n".join(text_lines), blocks=tuple(body), channel=channel)
+
+
+SECTIONS_PER_GROUP = 8  # four groups, the header, the keep-awake commands and two context lines stay under 50 blocks
+KEEP_AWAKE_COMMANDS = 5  # more would bury the message; the others differ only in the ARN
+KEEP_AWAKE_FALLBACK = timedelta(hours=12)  # how long the command keeps awake a service no start brings back
+
+
+def _reason(outcome: Outcome) -> str:
+    return f"failed: {outcome.error}" if outcome.error else outcome.decision.reason
+
+
+def _back(members: list[Outcome]) -> str:
+    """When stopped services come back: one instant when they share it (services on one schedule do)."""
+    if any(o.decision.action is not Action.STOP for o in members):
+        return ""
+    starts = {o.decision.back_at for o in members}
+    if starts == {None}:
+        return " — no scheduled start within a week: back with steward:keep-awake-until"
+    if len(starts) == 1:
+        (start,) = starts
+        assert start is not None
+        return f" — back at {blocks.when(start)} (next scheduled start)"
+    return " — each back at its next scheduled start"
+
+
+def service_link(service: ServiceView) -> str:
+    """The service's name, linked to its page in the ECS console (the region is the one in its ARN)."""
+    url = blocks.ecs_service_url(blocks.arn_region(service.arn), service.cluster, service.name)
+    return blocks.link(url, service.key)
+
+
+def keep_awake_text(stopped: list[Outcome], now: datetime) -> str:
+    """The exact command that wakes a stopped service now and keeps it awake until its next scheduled start."""
+    commands = []
+    for outcome in [o for o in stopped if o.service.arn][:KEEP_AWAKE_COMMANDS]:
+        until = outcome.decision.back_at or now + KEEP_AWAKE_FALLBACK
+        commands.append(blocks.escape(blocks.keep_awake_command(outcome.service.arn, until)))
+    if not commands:
+        return "*Need one now?* Set `steward:keep-awake-until` on it; off-hours starts it on its next tick."
+    more = len(stopped) - len(commands)
+    rest = f"\nFor the other {more}, the same command with the service's ARN." if more > 0 else ""
+    return (
+        "*Need one now?* Tag it `steward:keep-awake-until`: off-hours starts it on its next tick and leaves it "
+        f"running until then (here: its next scheduled start).\n```{chr(10).join(commands)}```{rest}"
+    )
 
 
 def paused_message(problem: str) -> blocks.SlackMessage:

@@ -27,14 +27,14 @@ def failure(service: SpotService, cause: str, error: str) -> blocks.SlackMessage
         service,
         title,
         f"{title}: {error}",
-        blocks.section(f"{blocks.escape(cause)}\n`{blocks.escape(error[:500])}`"),
+        blocks.section(f"*{service_link(service)}* — {blocks.escape(cause)}\n`{blocks.escape(error[:500])}`"),
         blocks.context("Steward tries again on the next Spot signal for this service."),
     )
 
 
 def refusal(service: SpotService, cause: str, reason: str, *, dry: bool) -> blocks.SlackMessage:
     title = f"{_dry(dry)}Spot fallback not possible: {service.name} stays on Spot"
-    name = f"*{blocks.escape(service.cluster)}/{blocks.escape(service.name)}*"
+    name = f"*{service_link(service)}*"
     minutes = int(REMEMBER_REFUSAL.total_seconds() // 60)
     return _message(
         service,
@@ -94,8 +94,14 @@ def _message(service: SpotService | None, title: str, text: str, *body: blocks.B
     return blocks.SlackMessage(text=text, channel=channel, blocks=(blocks.header(title), *body))
 
 
+def service_link(service: SpotService) -> str:
+    """CLUSTER/SERVICE linked to the service's page in the ECS console (the region is the one in its ARN)."""
+    url = blocks.ecs_service_url(blocks.arn_region(service.arn), service.cluster, service.name)
+    return blocks.link(url, f"{service.cluster}/{service.name}")
+
+
 def _was_now(service: SpotService, lead: str, was: Strategy, now: Strategy) -> blocks.Block:
-    name = f"*{blocks.escape(service.cluster)}/{blocks.escape(service.name)}*"
+    name = f"*{service_link(service)}*"
     return blocks.section(
         f"{name} {lead}", fields=[f"*Was*\n{describe_strategy(was)}", f"*Now*\n{describe_strategy(now)}"]
     )

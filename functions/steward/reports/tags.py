@@ -58,7 +58,7 @@ def invalid_tags_message(problems: list[TagProblem], now: datetime, channel: str
         body.append(blocks.context(f"… and {count - SERVICES_PER_MESSAGE} more services: `steward plan off-hours`"))
     body.append(
         blocks.context(
-            f"Said once a day per service and value; checked at {now.isoformat(timespec='minutes')}. "
+            f"Said once a day per service and value; checked at {blocks.when(now)}. "
             "`steward plan off-hours` lists them all."
         )
     )

@@ -50,6 +50,7 @@ class Settings(BaseModel):
     slack_channel: SlackChannelId = Field(default="", alias="SLACK_CHANNEL")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
     aws_region: str = Field(alias="AWS_REGION", min_length=1)
+    account_id: str = Field(default="", alias="ACCOUNT_ID")  # the stack's account (template: AWS::AccountId), for Slack
     health_alarm_prefix: str = Field(default="", alias="HEALTH_ALARM_PREFIX")  # Steward's own alarms start so
 
     @field_validator("slack_api_url")

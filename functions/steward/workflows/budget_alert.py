@@ -144,7 +144,10 @@ def alert(rt: Runtime[BudgetAlertSettings], sns: SnsMessage, notification: Budge
         stopped = [f"{view.key} (dry run)" for view in sighting.seen.candidates]
     else:
         stopped = [hold.decision.service.key for hold in holds if hold.status is Status.DONE]
-    outcome = AlertOutcome(decision, sighting.seen.drivers, stopped, nothing_to_stop(decision, sighting.seen.selection))
+    selection = sighting.seen.selection
+    spared = selection.spared if selection else {}
+    why_none = nothing_to_stop(decision, selection)
+    outcome = AlertOutcome(decision, sighting.seen.drivers, stopped, why_none, spared, rt.settings.aws_region)
     return report(rt, sns.message_id, outcome)
 
 

@@ -102,7 +102,13 @@ def run_digest(rt: Runtime[CostReportSettings], now: datetime) -> dict[str, Any]
         savings=savings_yesterday(adapters, services, now, settings.aws_region),
         hints=right_sizing_hints(adapters, services, now),
     )
-    message = render_digest(digest, settings.environment, settings.top_services, dry_run=settings.dry_run)
+    message = render_digest(
+        digest,
+        settings.environment,
+        settings.top_services,
+        dry_run=settings.dry_run,
+        cost_tag_key=settings.cost_tag_key,
+    )
     metrics.add_metric(name="CostExplorerRequests", unit=MetricUnit.Count, value=spend.cost_explorer_requests)
     teams = team_messages(digest, services, settings.cost_tag_key)
     applied = publish(rt, adapters, digest, partial(_post, rt.slack, message, teams), now)

@@ -248,7 +248,8 @@ def conclude(
     elif applied.status is Status.DONE:
         metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
         logger.info("rolled back", extra={"service": service, "alarm": alarm, "reason": decision.reason})
-    message = reports.rollback(applied, service=service, alarm=alarm, channel=alarmed.service.channel)
+    channel = alarmed.service.channel
+    message = reports.rollback(applied, service=service, alarm=alarm, channel=channel, region=event.region)
     if message is not None:
         rt.slack.post(message)
     return outcome(applied, service)
