@@ -167,3 +167,22 @@ def test_rollback_maybe_never_rolls_back(platform: Platform) -> None:  # noqa: F
     assert result["outcome"] == "no rollback"
     assert "steward:rollback='maybe'" in result["reason"]
     assert len(platform.ecs.updates) == updates
+
+
+def test_a_service_without_a_schedule_is_not_listed_as_skipped_for_its_unreadable_tag(
+    off_hours_platform: dict[str, dict[str, Any]],  # noqa: F811
+    lambda_context: Any,
+    slack: SlackStandIn,
+) -> None:
+    # Given frontend has no schedule, only an unreadable steward:spot-fallback
+    tag("frontend", "steward:schedule", None)
+    tag("frontend", "steward:spot-fallback", "sure")
+
+    # When office-hours ends
+    evening = tick(FRIDAY_EVENING, lambda_context)
+
+    # Then the evening's report does not list it as skipped; the daily notice names it
+    assert f"{CLUSTER}/frontend" not in {s["service"] for s in evening["skipped"]}
+    assert sizes()["frontend"] == off_hours_platform["frontend"]
+    [notice] = notices(slack)
+    assert "steward:spot-fallback='sure'" in notice

@@ -157,10 +157,11 @@ def _hold_ends(s: Situation) -> Decision | None:
 
 
 def _out_of_schedule(s: Situation) -> Decision | None:
+    if s.service.schedule_name is None:
+        # Not off-hours' to skip: it is here only for its record or a tag value it cannot read.
+        return Decision(Action.NONE, "no steward:schedule tag")
     if s.service.protected:
         return Decision(Action.SKIP, s.service.protected_because)
-    if s.service.schedule_name is None:
-        return Decision(Action.SKIP, "no steward:schedule tag")
     if s.schedule_problem is not None:
         suffix = "; it is held off at 0 until the schedule is fixed or the tag removed" if s.held else ""
         return Decision(Action.SKIP, s.schedule_problem + suffix)
