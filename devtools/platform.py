@@ -53,7 +53,8 @@ def create_service(
             {"name": spec.name, "image": f"public.ecr.aws/pyairtable/{spec.name}:1", "essential": True}
         ],
     )
-    all_tags = {"service": spec.name, "env": "dev", **(tags or {})}
+    # steward:environment puts the service in the dev stack's scope (the stack the tests and the demo run as).
+    all_tags = {"service": spec.name, "env": "dev", "steward:environment": "dev", **(tags or {})}
     arguments: dict[str, Any] = {
         "cluster": cluster,
         "serviceName": spec.name,

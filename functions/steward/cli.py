@@ -626,7 +626,9 @@ def plan_off_hours(at: datetime, out: TextIO) -> int:
     from steward.settings.off_hours import OffHoursSettings
     from steward.workflows.off_hours import plan_tick
 
-    planned = plan_tick(runtime(OffHoursSettings), at)
+    rt = runtime(OffHoursSettings)
+    print(f"scope: {rt.settings.scope.label}", file=out)
+    planned = plan_tick(rt, at)
     if isinstance(planned, Unusable):
         print(f"off-hours would change nothing: {planned.problem}", file=out)
         return EXIT_INVALID

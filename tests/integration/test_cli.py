@@ -156,7 +156,7 @@ def test_plan_with_a_broken_schedules_document_says_nothing_would_change_and_exi
 
     # Then it names the problem, exits 1 and nothing was stopped
     assert code == EXIT_INVALID
-    assert output.startswith("off-hours would change nothing: ")
+    assert output.startswith("scope: dev · all clusters\noff-hours would change nothing: ")
     assert "Europe/Berlinn" in output
     assert sizes() == BEFORE
 

@@ -88,7 +88,8 @@ class Platform:
 
 @pytest.fixture
 def platform(aws: None, lambda_context: Any) -> Platform:
-    boto3.client("ecs").create_cluster(clusterName=CLUSTER)
+    # Tagged on the cluster: api-gateway is in the dev stack's scope through its cluster's steward:environment.
+    boto3.client("ecs").create_cluster(clusterName=CLUSTER, tags=[{"key": "steward:environment", "value": "dev"}])
     overlay = EcsOverlay(boto3.client("ecs"))
     shared_aws().use("ecs", overlay)
     return Platform(overlay, lambda_context)

@@ -31,7 +31,7 @@ def test_the_token_comes_from_the_secret_and_the_message_carries_blocks_and_a_fa
     [posted] = slack.messages
     assert posted.token == SLACK_TOKEN
     assert posted.text == "Off-hours: stopped 1"
-    assert [b["type"] for b in posted.blocks] == ["header", "section"]
+    assert [b["type"] for b in posted.blocks] == ["header", "section", "context"]  # the context: the stack's scope
 
 
 def test_a_429_is_retried_after_retry_after_and_posts_once(aws: None, slack: SlackStandIn) -> None:
@@ -74,7 +74,9 @@ def test_messages_are_cut_to_slacks_limits(aws: None, slack: SlackStandIn) -> No
 
     [posted] = slack.messages
     assert len(posted.blocks) == blocks.MAX_BLOCKS
-    assert "31 more blocks left out" in posted.blocks[-1]["elements"][0]["text"]
+    # One block is kept for the stack's scope, the last line of every message.
+    assert "32 more blocks left out" in posted.blocks[-2]["elements"][0]["text"]
+    assert posted.blocks[-1]["elements"][0]["text"].startswith("dev · all clusters")
     assert all(len(b["text"]["text"]) <= 3000 for b in posted.blocks if b["type"] == "section")
     assert all(len(b.get("fields", [])) <= 10 for b in posted.blocks)
     assert len(posted.text) <= blocks.MAX_FALLBACK_TEXT

@@ -37,6 +37,10 @@ def interruption(
     return event
 
 
+# The cluster is in the dev stack's scope, so its services and its instances are the tests' stack's to act on.
+DEV_SCOPE = {"key": "steward:environment", "value": "dev"}
+
+
 def shift_back_tick(now: datetime) -> dict[str, Any]:
     return {"source": "steward.scheduler", "task": "spot-shift-back", "now": now.isoformat()}
 
@@ -44,7 +48,9 @@ def shift_back_tick(now: datetime) -> dict[str, Any]:
 @pytest.fixture
 def ecs(aws: None) -> EcsOverlay:
     session = boto3.session.Session()
-    session.client("ecs").create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
+    session.client("ecs").create_cluster(
+        clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"], tags=[DEV_SCOPE]
+    )
     overlay = EcsOverlay(session.client("ecs"))
     shared_aws().use("ecs", overlay)
     return overlay
@@ -514,7 +520,7 @@ def test_a_cluster_without_fargate_is_reported_once_and_nothing_is_changed(
     aws: None, lambda_context: Any, slack: SlackStandIn
 ) -> None:
     session = boto3.session.Session()
-    session.client("ecs").create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE_SPOT"])
+    session.client("ecs").create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE_SPOT"], tags=[DEV_SCOPE])
     ecs = EcsOverlay(session.client("ecs"))
     shared_aws().use("ecs", ecs)
     add_service(ecs, "llm-orchestrator", [{"capacityProvider": "FARGATE_SPOT", "weight": 1}])

@@ -8,11 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from botocore.exceptions import ClientError
+from msgspec import Struct
+
 from steward.adapters.aws import AwsClients
+from steward.domain.scope import Scope
 from steward.domain.services import FARGATE_SPOT, ScalableTarget, ServiceView, Strategy, StrategyItem, spot_tasks
 
 # The IAM actions each class calls; the functions' roles in template.yaml must grant exactly their union.
 INVENTORY_ACTIONS = frozenset({"ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices"})
+# Listing a stack's scope also reads the clusters' tags (a service without steward:environment takes its cluster's).
+SCOPE_ACTIONS = INVENTORY_ACTIONS | {"ecs:DescribeClusters"}
 SCALING_ACTIONS = frozenset(
     {
         "ecs:UpdateService",
@@ -22,6 +28,7 @@ SCALING_ACTIONS = frozenset(
 )
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services a call
+CLUSTERS_BATCH = 100  # DescribeClusters takes at most 100 clusters a call (ECS API Reference, DescribeClusters)
 TARGETS_BATCH = 50  # DescribeScalableTargets takes at most 50 resource ids a call
 TASK_SIZE_ACTIONS = frozenset({"ecs:DescribeTaskDefinition"})
 SUSPEND_ALL = {"DynamicScalingInSuspended": True, "DynamicScalingOutSuspended": True, "ScheduledScalingSuspended": True}
@@ -81,6 +88,57 @@ class Ecs:
             views.extend(self.describe(cluster, self.service_arns(cluster)))
         return views
 
+    def services_in(self, scope: Scope, held: Iterable[str] = ()) -> Scoped:
+        """The services in the stack's scope, and of the `held` ones ('cluster/service' keys this stack holds) those
+        now outside it, so the stack can still bring them back. Held services that are gone are in neither list."""
+        clusters = [arn for arn in self.cluster_arns() if scope.names_cluster(cluster_name(arn))]
+        cluster_tags = self.cluster_tags(clusters)
+        inside: list[ServiceView] = []
+        outside: dict[str, ServiceView] = {}
+        for arn in clusters:
+            for view in self.describe(arn, self.service_arns(arn)):
+                if scope.covers(view.cluster, view.tags, cluster_tags.get(view.cluster)):
+                    inside.append(view)
+                else:
+                    outside[view.key] = view
+        wanted = set(held) - {view.key for view in inside}
+        elsewhere = sorted(key for key in wanted if key not in outside)
+        for view in self._describe_keys(elsewhere):
+            outside[view.key] = view
+        return Scoped(inside, [view for key, view in sorted(outside.items()) if key in wanted and view.exists])
+
+    def cluster_tags(self, clusters: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Each cluster's tags by cluster name; 100 clusters a call."""
+        tags: dict[str, dict[str, str]] = {}
+        for batch in batched(list(clusters), CLUSTERS_BATCH):
+            for raw in self._aws.ecs.describe_clusters(clusters=list(batch), include=["TAGS"]).get("clusters", []):
+                tags[str(raw["clusterName"])] = service_tags(raw)
+        return tags
+
+    def in_scope(self, scope: Scope, cluster: str, tags: dict[str, str]) -> bool:
+        """Whether a described service is the stack's; its cluster's tags are read only when the service has none."""
+        cluster_tags = self.cluster_tags([cluster]).get(cluster) if scope.needs_cluster_tags(cluster, tags) else {}
+        return scope.covers(cluster, tags, cluster_tags)
+
+    def cluster_in_scope(self, scope: Scope, cluster: str) -> bool:
+        """Whether the cluster itself is the stack's: named (or none named) and its own tag names the environment."""
+        return scope.names_cluster(cluster) and scope.covers(cluster, {}, self.cluster_tags([cluster]).get(cluster))
+
+    def _describe_keys(self, keys: Sequence[str]) -> list[ServiceView]:
+        """Views of 'cluster/service' keys in clusters the listing did not read; a cluster that is gone gives none."""
+        by_cluster: dict[str, list[str]] = {}
+        for key in keys:
+            cluster, _, name = key.partition("/")
+            by_cluster.setdefault(cluster, []).append(name)
+        views: list[ServiceView] = []
+        for cluster, names in by_cluster.items():
+            try:
+                views.extend(self.describe(cluster, names))
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ClusterNotFoundException":
+                    raise
+        return views
+
     def describe_raw(self, cluster: str, service: str) -> dict[str, Any] | None:
         response = self._aws.ecs.describe_services(cluster=cluster, services=[service], include=["TAGS"])
         services = response.get("services", [])
@@ -131,8 +189,14 @@ class Ecs:
         )
 
 
+class Scoped(Struct, frozen=True):
+    inside: list[ServiceView]
+    outside_held: list[ServiceView]  # held by this stack, now outside its scope: only ever brought back
+
+
 def service_tags(raw: dict[str, Any]) -> dict[str, str]:
-    """A DescribeServices service's tags (lower-case `key`/`value`, unlike most AWS APIs) as a plain mapping."""
+    """A DescribeServices service's or DescribeClusters cluster's tags (lower-case `key`/`value`, unlike most AWS
+    APIs) as a plain mapping."""
     return {tag["key"]: tag.get("value", "") for tag in raw.get("tags") or []}
 
 

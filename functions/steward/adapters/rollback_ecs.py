@@ -15,6 +15,7 @@ from steward.observability import logger
 ROLLBACK_ACTIONS = frozenset(
     {
         "ecs:DescribeServices",
+        "ecs:DescribeClusters",
         "ecs:DescribeTaskDefinition",
         "ecs:UpdateService",
         "ecs:ListServiceDeployments",

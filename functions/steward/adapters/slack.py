@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
 from steward.adapters.aws import AwsClients
-from steward.domain.slack import SlackMessage, fit
+from steward.domain.slack import FRAME_BLOCKS, SlackMessage, fit, framed
 from steward.observability import logger, metrics
 from steward.settings import Settings
 
@@ -81,7 +81,11 @@ class SlackNotifier:
         return self._client
 
     def post(self, message: SlackMessage, *, thread_ts: str | None = None) -> str | None:
-        """Post the message (and its replies in a thread); return its ts, or None when Slack failed or is off."""
+        """Post the message (and its replies in a thread) framed with the stack's scope; return its ts, or None when
+        Slack failed or is off."""
+        return self._post(framed(fit(message, room=FRAME_BLOCKS), self._settings.scope.label), thread_ts=thread_ts)
+
+    def _post(self, message: SlackMessage, *, thread_ts: str | None = None) -> str | None:
         if not self.enabled:
             logger.info("slack disabled, message not sent", extra={"slack_text": message.text})
             return None
@@ -109,5 +113,5 @@ class SlackNotifier:
         if message.thread_key and message.thread_key not in self._threads:
             self._threads[message.thread_key] = ts
         for reply in message.replies:
-            self.post(reply, thread_ts=ts)
+            self._post(reply, thread_ts=ts)
         return ts

@@ -27,7 +27,7 @@ from steward.domain.services import (
 )
 from steward.domain.slack import when
 
-__all__ = ["Action", "Decision", "OffHoursRecord", "Verdict", "decide", "decide_each", "in_scope"]
+__all__ = ["Action", "Decision", "OffHoursRecord", "Verdict", "decide", "decide_each", "in_scope", "only_restores"]
 
 
 class Action(StrEnum):
@@ -257,3 +257,10 @@ def decide_each(
             decision = replace(decision, back_at=start.at if start else None)
         verdicts.append(Verdict(service, decision, invalid_tags(service.tags, schedules.keys())))
     return verdicts
+
+
+def only_restores(verdict: Verdict, why_outside: str) -> Verdict:
+    """A service this stack holds but that left its scope is only ever brought back, never stopped or marked."""
+    if verdict.decision.action is Action.START:
+        return verdict
+    return replace(verdict, decision=Decision(Action.NONE, f"{why_outside}; held off until its start edge"))

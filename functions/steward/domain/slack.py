@@ -68,18 +68,30 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def fit(message: SlackMessage) -> SlackMessage:
-    """The same message cut to Slack's limits; a cut tail is replaced by a line saying how much was left out."""
-    blocks = list(message.blocks)
-    if len(blocks) > MAX_BLOCKS:
-        left_out = len(blocks) - (MAX_BLOCKS - 1)
-        blocks = [*blocks[: MAX_BLOCKS - 1], context(f"… {left_out} more blocks left out (Slack allows {MAX_BLOCKS})")]
+def framed(message: SlackMessage, scope: str) -> SlackMessage:
+    """The message (and each reply) closed by a context line with the stack's scope ('dev · all clusters'), so
+    every message says which stack sent it. A message cut by `fit(..., room=FRAME_BLOCKS)` still has room for it."""
+    blocks = [*(message.blocks or [section(message.text)]), context(escape(scope))]
+    replies = tuple(framed(reply, scope) for reply in message.replies)
+    return SlackMessage(message.text, tuple(blocks), message.channel, message.thread_key, replies)
+
+
+FRAME_BLOCKS = 1  # the blocks `framed` adds
+
+
+def fit(message: SlackMessage, *, room: int = 0) -> SlackMessage:
+    """The same message cut to Slack's limits, less `room` blocks kept free; a cut tail is replaced by a line saying
+    how much was left out."""
+    blocks, most = list(message.blocks), MAX_BLOCKS - room
+    if len(blocks) > most:
+        left_out = len(blocks) - (most - 1)
+        blocks = [*blocks[: most - 1], context(f"… {left_out} more blocks left out (Slack allows {MAX_BLOCKS})")]
     return SlackMessage(
         text=clip(message.text, MAX_FALLBACK_TEXT),
         blocks=tuple(blocks),
         channel=message.channel,
         thread_key=message.thread_key,
-        replies=tuple(fit(reply) for reply in message.replies),
+        replies=tuple(fit(reply, room=room) for reply in message.replies),
     )
 
 

@@ -8,12 +8,15 @@ deployment is loud at once instead of half-working.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from steward.domain.scope import Scope
 
 
 class SettingsError(RuntimeError):
@@ -28,12 +31,24 @@ def _timezone(name: str) -> str:
     return name
 
 
+def _cluster_names(value: str) -> str:
+    names = [name.strip() for name in value.split(",")]
+    if value.strip() and not all(_CLUSTER_NAME.fullmatch(name) for name in names):
+        raise ValueError("must be cluster names separated by commas, e.g. pyairtable-dev,batch-dev (or empty for all)")
+    return ",".join(name for name in names if name)
+
+
+# ECS cluster names: up to 255 letters, numbers, hyphens and underscores (ECS API Reference, CreateCluster).
+_CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
+
 def _slack_channel(value: str) -> str:
     if value and value[0] not in "CGD":
         raise ValueError("must be a Slack channel ID such as C0123456789, not a channel name")
     return value
 
 
+ClusterNames = Annotated[str, AfterValidator(_cluster_names)]
 TimezoneName = Annotated[str, AfterValidator(_timezone)]
 SlackChannelId = Annotated[str, AfterValidator(_slack_channel)]
 
@@ -52,6 +67,8 @@ class Settings(BaseModel):
     aws_region: str = Field(alias="AWS_REGION", min_length=1)
     account_id: str = Field(default="", alias="ACCOUNT_ID")  # the stack's account (template: AWS::AccountId), for Slack
     health_alarm_prefix: str = Field(default="", alias="HEALTH_ALARM_PREFIX")  # Steward's own alarms start so
+    scope_clusters: ClusterNames = Field(default="", alias="SCOPE_CLUSTERS")  # empty: every cluster in the region
+    account_wide: bool = Field(default=True, alias="ACCOUNT_WIDE")  # this stack posts the account's digest
 
     @field_validator("slack_api_url")
     @classmethod
@@ -59,6 +76,11 @@ class Settings(BaseModel):
         if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
             raise ValueError("must be https://… (plain http only for a local stand-in on 127.0.0.1)")
         return value if value.endswith("/") else value + "/"
+
+    @property
+    def scope(self) -> Scope:
+        """The services this stack acts on: its environment, in the clusters it names."""
+        return Scope.of(self.environment, self.scope_clusters.split(","))
 
     @property
     def slack_enabled(self) -> bool:

@@ -37,6 +37,7 @@ from steward.domain.budgets import (
     decide_alert,
     select_for_stop,
 )
+from steward.domain.scope import Scope
 from steward.domain.services import ServiceView
 from steward.models.budgets import (
     BudgetAutoAdjustment,
@@ -58,7 +59,7 @@ NOT_ALERTED = Decimal(-1)  # below every threshold (a real one can be 0 %): the 
 RELEASED = "released"
 
 IAM_ACTIONS = (
-    ecs_actions.INVENTORY_ACTIONS
+    ecs_actions.SCOPE_ACTIONS
     | holding.HOLD_ACTIONS
     | cost_actions.COST_DRIVER_ACTIONS
     | slack_actions.IAM_ACTIONS
@@ -187,11 +188,12 @@ class Adapters(Struct, frozen=True):
     costs: CostExplorer
     ecs: Ecs
     holds: Holds
+    scope: Scope  # a budget stop acts only on the services in this stack's scope
 
     @classmethod
     def of(cls, rt: Runtime[BudgetAlertSettings]) -> Adapters:
         ecs = Ecs(rt.aws)
-        return cls(CostExplorer(rt.aws), ecs, Holds(ecs, rt.state, WriteLimits.per_second(10)))
+        return cls(CostExplorer(rt.aws), ecs, Holds(ecs, rt.state, WriteLimits.per_second(10)), rt.settings.scope)
 
 
 class Seen(Struct, frozen=True):
@@ -219,7 +221,8 @@ class Sighting(Struct, dict=True):
         if not self.decision.verdict.act:
             return Seen(drivers)
         held = self.adapters.holds.records()
-        return Seen(drivers, select_for_stop(self.adapters.ecs.all_services(), held, self.decision.selector, self.now))
+        in_scope = self.adapters.ecs.services_in(self.adapters.scope).inside
+        return Seen(drivers, select_for_stop(in_scope, held, self.decision.selector, self.now))
 
     def cost_drivers(self) -> Drivers:
         """The period's spend by cost tag, largest first — one Cost Explorer request — or why it is unavailable."""

@@ -30,6 +30,7 @@ from steward.domain.rollback import (
     resolved_deployment,
     revision,
 )
+from steward.domain.scope import Scope
 from steward.domain.services import InvalidTag
 from steward.models.cloudwatch import AlarmStateChange
 from steward.models.ecs_deployments import DeploymentStateChange
@@ -70,6 +71,10 @@ def record_deployment(rt: Runtime[DeployRollbackSettings], event: DeploymentStat
             "reason": "an equal or later state is recorded",
         }
     service = ecs.rollback_service(cluster, name)
+    if service is None:
+        return {"outcome": "ignored", "deployment": detail.deployment_id, "reason": "service not found"}
+    if not ecs.in_scope(rt.settings.scope, cluster, service.tags):
+        return out_of_scope(f"{cluster}/{name}", rt.settings.scope)
     incoming = resolved_deployment(incoming, service, records.marker(cluster, name).marker)
     thread = stored.thread_ts if stored else None
     written = records.record(cluster, name, incoming, thread_ts=thread, expires=event.time + HISTORY_LIFETIME)
@@ -135,11 +140,21 @@ def on_alarm(rt: Runtime[DeployRollbackSettings], event: AlarmStateChange) -> di
     service = ecs.rollback_service(*mapped)
     if service is None:
         return {"outcome": "ignored", "service": "/".join(mapped), "reason": "service not found"}
+    if not ecs.in_scope(rt.settings.scope, mapped[0], service.tags):
+        return out_of_scope("/".join(mapped), rt.settings.scope)
     alarmed = observe(rt, records, event, mapped, service)
     decision = decide(ecs, alarmed.context)
     # Claimed only after every read: a read that fails leaves no claim behind to turn Lambda's retry into a no-op.
     applied = apply(plan(ecs, records, event, alarmed, decision), dry_run=rt.settings.dry_run)
     return conclude(rt, event, alarmed, applied)
+
+
+def out_of_scope(service: str, scope: Scope) -> dict[str, Any]:
+    """Another stack's service (or none's): no record, no rollback, no word in Slack."""
+    reason = f"not in this stack's scope ({scope.label})"
+    logger.debug("out of scope", extra={"service": service, "reason": reason})
+    metrics.add_metric(name="OutOfScope", unit=MetricUnit.Count, value=1)
+    return {"outcome": "ignored", "service": service, "reason": reason}
 
 
 def pass_over(rt: Runtime[DeployRollbackSettings], event: AlarmStateChange) -> dict[str, Any] | None:

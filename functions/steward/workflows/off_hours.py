@@ -28,14 +28,15 @@ from steward.adapters.ecs import Ecs
 from steward.adapters.holding import HoldClaim, Holds, WriteLimits
 from steward.adapters.schedules import SchedulesDocument, Unusable
 from steward.apply import Change, Status, apply
-from steward.domain.off_hours import Action, Verdict, decide_each, in_scope
+from steward.domain.off_hours import Action, Verdict, decide_each, in_scope, only_restores
+from steward.domain.scope import Scope
 from steward.observability import logger, metrics
 from steward.reports.off_hours import Outcome, TickReport, paused_message
 from steward.runtime import Runtime
 from steward.settings.off_hours import OffHoursSettings
 
 IAM_ACTIONS = (
-    ecs_actions.INVENTORY_ACTIONS
+    ecs_actions.SCOPE_ACTIONS
     | holding.RESTORE_ACTIONS
     | slack_actions.IAM_ACTIONS
     | schedules_actions.IAM_ACTIONS
@@ -65,11 +66,13 @@ def connect(rt: Runtime[OffHoursSettings]) -> Adapters:
 
 
 def plan_tick(rt: Runtime[OffHoursSettings], now: datetime) -> list[Verdict] | Unusable:
-    """What a tick at `now` decides for each tagged service, and why; or why the schedules cannot be used."""
-    return observe_and_decide(connect(rt), now)
+    """What a tick at `now` decides for each tagged service in the stack's scope, and why; or why the schedules
+    cannot be used."""
+    return observe_and_decide(connect(rt), rt.settings.scope, now)
 
 
-def observe_and_decide(adapters: Adapters, now: datetime) -> list[Verdict] | Unusable:
+def observe_and_decide(adapters: Adapters, scope: Scope, now: datetime) -> list[Verdict] | Unusable:
+    """The services in scope, and those this stack holds that have left it since (they only come back)."""
     schedules = adapters.schedules.read()
     if isinstance(schedules, Unusable):
         return schedules
@@ -77,13 +80,21 @@ def observe_and_decide(adapters: Adapters, now: datetime) -> list[Verdict] | Unu
     # A dry run decides against the holds it reported, as the live run decides against the ones it wrote.
     pretend = adapters.dry_runs.pretend_holds(now, held=real)
     records = {**pretend, **real}
-    views = as_left(in_scope(adapters.ecs.all_services(), records), pretend)
-    return decide_each(views, schedules, records, now)
+    services = adapters.ecs.services_in(scope, [key for key, record in records.items() if record.restore])
+    outside = {view.key: view for view in services.outside_held}
+    inside = {view.key for view in services.inside}
+    ours = {key: record for key, record in records.items() if record.restore or key in inside}
+    views = as_left(in_scope([*services.inside, *outside.values()], ours), pretend)
+    verdicts = decide_each(views, schedules, ours, now)
+    return [
+        only_restores(v, f"outside this stack's scope ({scope.label})") if v.service.key in outside else v
+        for v in verdicts
+    ]
 
 
 def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
     adapters, dry_run = connect(rt), rt.settings.dry_run
-    verdicts = observe_and_decide(adapters, now)
+    verdicts = observe_and_decide(adapters, rt.settings.scope, now)
     if isinstance(verdicts, Unusable):
         return report_unusable(rt, adapters, verdicts, dry_run)
     changes = plan(with_targets(verdicts, adapters.ecs), adapters.holds, adapters.dry_runs, now)

@@ -26,6 +26,7 @@ from steward.adapters.spot_ecs import SpotEcs
 from steward.adapters.spot_episodes import EPISODE_ACTIONS, EpisodeClaim, OpenEpisode, SpotEpisodes
 from steward.adapters.state import StateUnavailable
 from steward.apply import Applied, Change, Status, apply
+from steward.domain.scope import Scope
 from steward.domain.spot import (
     REMEMBER_REFUSAL,
     FallbackDecision,
@@ -61,12 +62,14 @@ class Spot(Struct, frozen=True):
     slack: SlackNotifier
     dry_run: bool
     stable: timedelta
+    scope: Scope = Scope("")  # the services this stack falls back; the empty one holds none
 
     @classmethod
     def of(cls, rt: Runtime[SpotFallbackSettings]) -> Spot:
-        dry_run = rt.settings.dry_run
+        dry_run, settings = rt.settings.dry_run, rt.settings
         episodes = SpotEpisodes(rt.state, dry_run=dry_run)
-        return cls(SpotEcs(rt.aws), episodes, rt.slack, dry_run, timedelta(minutes=rt.settings.stable_minutes))
+        stable = timedelta(minutes=settings.stable_minutes)
+        return cls(SpotEcs(rt.aws), episodes, rt.slack, dry_run, stable, settings.scope)
 
 
 def handle(rt: Runtime[SpotFallbackSettings], event: BaseModel) -> dict[str, Any]:
@@ -128,6 +131,9 @@ def ec2_signals(spot: Spot, event: SpotInterruptionWarning) -> list[Signal] | st
         return f"instance {instance_id} is not an ECS container instance in any cluster"
     if not instance.capacity_provider:
         return f"instance {instance_id} belongs to no capacity provider"
+    if not spot.ecs.cluster_in_scope(spot.scope, cluster_name(instance.cluster_arn)):
+        # Draining acts on the cluster: only the stack whose scope names the cluster (by its own tag) drains it.
+        return out_of_scope(f"instance {instance_id} (cluster {cluster_name(instance.cluster_arn)})", spot.scope)
     drained = apply(
         Change(instance, make=lambda: spot.ecs.drain(instance.cluster_arn, instance.arn)), dry_run=spot.dry_run
     )
@@ -145,13 +151,18 @@ def ec2_signals(spot: Spot, event: SpotInterruptionWarning) -> list[Signal] | st
 
 
 def fall_back(spot: Spot, signal: Signal) -> dict[str, Any]:
-    """Observe (the episode, claimed by noting the signal; then the service) → decide → plan → apply → report."""
+    """Observe (the episode, claimed by noting the signal; then the service, which must be in scope) → decide →
+    plan → apply → report."""
     claim = spot.episodes.note_signal(signal.cluster, signal.service, signal.at)
     seen = judge_signal(claim.stored, signal.at)
     if not seen.go_on:
         return _result(signal.label, seen.outcome, seen.reason)
     with claim.released_on_error():
-        decision = decide_fallback(signal, spot.ecs.spot_service(signal.cluster, signal.service))
+        service = spot.ecs.spot_service(signal.cluster, signal.service)
+        if service is not None and not spot.ecs.in_scope(spot.scope, service.cluster, service.tags):
+            claim.release()  # nothing of another stack's service stays in this stack's table
+            return _result(signal.label, "ignored", out_of_scope(signal.label, spot.scope))
+        decision = decide_fallback(signal, service)
         if decision.verdict.act:
             decision = confirm_fallback(decision, spot.ecs.cluster_providers(signal.cluster))
     applied = apply(plan_fallback(spot, decision, claim), dry_run=spot.dry_run, raise_transient=False)
@@ -160,6 +171,14 @@ def fall_back(spot: Spot, signal: Signal) -> dict[str, Any]:
     if decision.verdict.act:
         return fallback_done(spot, applied)
     return refusal_done(spot, applied)
+
+
+def out_of_scope(what: str, scope: Scope) -> str:
+    """Another stack's service or cluster (or none's): left alone without a word in Slack."""
+    reason = f"{what} is not in this stack's scope ({scope.label})"
+    logger.debug("out of scope", extra={"service": what, "reason": reason})
+    metrics.add_metric(name="OutOfScope", unit=MetricUnit.Count, value=1)
+    return reason
 
 
 def plan_fallback(spot: Spot, decision: FallbackDecision, claim: EpisodeClaim) -> Change[FallbackDecision]:
