@@ -295,8 +295,11 @@ METRIC_CADENCE = {
     "InvalidTags": "failure",
     "RefusedBudgetActions": "failure",
     "BudgetSelectorMatchedNothing": "failure",
+    "PausedRuns": "failure",  # only while an operator has paused Steward
+    "RestoredOnDelete": "failure",  # once, when the stack is deleted
 }
-FUNCTIONS = ("off-hours", "spot-fallback", "deploy-rollback", "budget-alert", "cost-report")
+FUNCTIONS = ("off-hours", "spot-fallback", "deploy-rollback", "budget-alert", "cost-report", "restore-on-delete")
+MODULE_OF = {"restore": "restore-on-delete"}  # a workflow named apart from its function
 
 
 def emitted_metrics(source: Path = ROOT / "functions" / "steward") -> set[tuple[str, str]]:
@@ -308,7 +311,7 @@ def emitted_metrics(source: Path = ROOT / "functions" / "steward") -> set[tuple[
         names = set(re.findall(r'add_metric\(\s*name="(\w+)"', text))
         if path.parent.name == "reports" and path.stem == "off_hours":
             names.update(re.findall(r'"(Services\w+)":', text))
-        function = path.stem.replace("_", "-")
+        function = MODULE_OF.get(path.stem, path.stem).replace("_", "-")
         owners = [function] if function in FUNCTIONS else list(FUNCTIONS)
         found.update((owner, name) for owner in owners for name in names)
     return found

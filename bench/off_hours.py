@@ -50,6 +50,7 @@ def environment(**overrides: str) -> dict[str, str]:
         "DRY_RUN": "false",
         "STATE_TABLE": STATE_TABLE,
         "SCHEDULES_PARAMETER": SCHEDULES_PARAMETER,
+        "PAUSE_PARAMETER": "/steward-bench/pause",  # as the template sets it: read every tick
         "SLACK_TOKEN_SECRET_ARN": "",
         "SLACK_CHANNEL": "",
         "POWERTOOLS_METRICS_DISABLED": "true",

@@ -51,6 +51,7 @@ def _env() -> None:
             "SLACK_TOKEN_SECRET_ARN": "",
             "SLACK_CHANNEL": "",
             "SCHEDULES_PARAMETER": "/bench/schedules",
+            "PAUSE_PARAMETER": "/bench/pause",  # as the template sets it: read every tick
             "MOTO_ECS_SERVICE_RUNNING": "1000",
             "BUDGET_ACTIONS": "{}",
         }

@@ -293,6 +293,7 @@ def configure(endpoint: str, slack: SlackStandIn) -> None:
             "DRY_RUN": "false",
             "STATE_TABLE": STATE_TABLE,
             "SCHEDULES_PARAMETER": SCHEDULES_PARAMETER,
+            "PAUSE_PARAMETER": "/steward-demo/pause",  # as the template sets it; the demo never pauses
             "SLACK_CHANNEL": CHANNEL,
             "SLACK_API_URL": slack.url,
             "BUDGET_ACTIONS": '{"dev-monthly": {"action": "stop", "selector": {"env": "dev"}}}',

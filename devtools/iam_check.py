@@ -156,7 +156,11 @@ def moto_world(**parameters: str) -> World:
             "SlackTokenSecretArn": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:steward/slack-AbCdEf",
             **parameters,
         },
-        resource_names={"StateTable": "steward-test-state", "SchedulesParameter": "/steward-test/schedules"},
+        resource_names={
+            "StateTable": "steward-test-state",
+            "SchedulesParameter": "/steward-test/schedules",
+            "PauseParameter": "/steward-test/pause",
+        },
     )
 
 

@@ -42,6 +42,7 @@ for _key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
 EVENTS = ROOT / "events"
 SLACK_TOKEN = "xoxb-test-0000000000-steward-token"
 STATE_TABLE = "steward-test-state"
+PAUSE_PARAMETER = "/steward-test/pause"
 SCHEDULES_PARAMETER = "/steward-test/schedules"
 SLACK_CHANNEL = "C0STEWARD01"
 
@@ -91,12 +92,14 @@ def fresh_runtime() -> Iterator[None]:
     """Each test gets new settings, clients and caches, as a cold start would."""
     from aws_lambda_powertools.utilities import parameters
 
+    from steward.adapters.pause import forget_reads
     from steward.runtime import shared_aws
     from steward.settings import load_settings
 
     load_settings.cache_clear()
     shared_aws.cache_clear()
     parameters.clear_caches()
+    forget_reads()
     yield
     load_settings.cache_clear()
     shared_aws.cache_clear()
@@ -139,6 +142,7 @@ def steward_environment(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> No
         "STATE_TABLE": STATE_TABLE,
         "SLACK_CHANNEL": SLACK_CHANNEL,
         "SCHEDULES_PARAMETER": SCHEDULES_PARAMETER,
+        "PAUSE_PARAMETER": PAUSE_PARAMETER,  # as the template sets it; absent in moto unless a test pauses
         **overrides,
     }
     for key, value in env.items():

@@ -74,6 +74,9 @@ def _options(*, after_command: bool) -> argparse.ArgumentParser:
     options.add_argument(
         "--schedules-parameter", default=default, help="the schedules SSM parameter (sets SCHEDULES_PARAMETER)"
     )
+    options.add_argument(
+        "--pause-parameter", default=default, help="the pause switch's SSM parameter (sets PAUSE_PARAMETER)"
+    )
     return options
 
 
@@ -101,6 +104,12 @@ def parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("--dry-run", action="store_true", help="list what it would restore; change nothing")
     restore.add_argument("--json", action="store_true", help="machine-readable output")
+
+    pause = commands.add_parser(
+        "pause", parents=options, help="off-hours and budget stops change nothing until resumed (no redeploy)"
+    )
+    pause.add_argument("--until", help="an ISO-8601 instant or a duration (90m, 12h, 2d); default: until resumed")
+    commands.add_parser("resume", parents=options, help="turn the pause switch off")
 
     plan = commands.add_parser("plan", parents=options, help="what the next tick would do")
     plan.add_argument("what", choices=["off-hours"])
@@ -181,6 +190,8 @@ def run(arguments: argparse.Namespace, out: TextIO) -> int:
         "status": lambda a: status(out, as_json=a.json),
         "history": lambda a: history(_since(a.since, datetime.now(UTC)), out, as_json=a.json),
         "restore-all": lambda a: restore_all(out, dry_run=a.dry_run, as_json=a.json),
+        "pause": lambda a: set_pause(a.until, out),
+        "resume": lambda a: set_pause(None, out, resume=True),
         "plan": lambda a: plan_off_hours(_instant(a.at, "--at"), out),
         "invoke": lambda a: invoke(a.function, a.event, out, dry_run=a.dry_run, as_json=a.json),
         "digest": lambda a: print_digest(_instant(a.at, "--at"), out),
@@ -201,6 +212,7 @@ def _apply_options(arguments: argparse.Namespace) -> None:
         ("environment", "STEWARD_ENVIRONMENT"),
         ("state_table", "STATE_TABLE"),
         ("schedules_parameter", "SCHEDULES_PARAMETER"),
+        ("pause_parameter", "PAUSE_PARAMETER"),
     ):
         value = getattr(arguments, option, None)
         if value:
@@ -560,6 +572,38 @@ def _print_row(out: TextIO, row: Row) -> None:
 
 def _no_print(row: Row) -> None:
     """--json prints every row at the end, as one document."""
+
+
+# ------------------------------------------------------------------------------------------ pause, resume
+
+
+def set_pause(until: str | None, out: TextIO, *, resume: bool = False) -> int:
+    """The pause switch (an SSM parameter the stack creates): read by each off-hours tick and budget stop."""
+    parameter = os.environ.get("PAUSE_PARAMETER", "")
+    if not parameter:
+        raise CliError(
+            "no pause parameter: give --pause-parameter or set PAUSE_PARAMETER (the stack's PauseParameterName output)"
+        )
+    now = datetime.now(UTC)
+    value = "off" if resume else ("on" if until is None else utc(_until(until, now)))
+    _aws().ssm.put_parameter(Name=parameter, Value=value, Type="String", Overwrite=True)
+    if resume:
+        print(f"resumed: {parameter} is off; the next off-hours tick catches up", file=out)
+    elif until is None:
+        print(f"paused until resumed: {parameter} is on (`steward resume` turns it off)", file=out)
+    else:
+        print(f"paused until {value}: {parameter} (`steward resume` ends it sooner)", file=out)
+    print("each running function reads the switch within a minute", file=out)
+    return EXIT_OK
+
+
+def _until(text: str, now: datetime) -> datetime:
+    """A pause's end: an instant with its zone, or a duration from now."""
+    match = re.fullmatch(r"(\d+)([mhdw])", text.strip())
+    if match:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+        return now + timedelta(**{unit: int(match.group(1))})
+    return _instant(text, "--until")
 
 
 # ------------------------------------------------------------------------------------------ plan, invoke, digest

@@ -7,6 +7,7 @@ saying why, a `RejectedEvents` metric, a normal return, and no AWS call.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import cache, cached_property
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -15,10 +16,12 @@ from msgspec import Struct
 from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 
 from steward.adapters.aws import AwsClients
+from steward.adapters.pause import PauseSwitch
 from steward.adapters.slack import SlackNotifier
 from steward.adapters.state import StateStore
 from steward.models.base import describe_validation_error
 from steward.observability import logger, metrics
+from steward.reports.pause import paused
 from steward.settings import Settings, load_settings
 
 MAX_LOGGED_EVENT_CHARS = 2000
@@ -53,6 +56,21 @@ class Rejected(Struct, frozen=True):
 
     def result(self) -> dict[str, Any]:
         return {"outcome": "rejected", "reason": self.reason}
+
+
+def held_back_by_pause[SettingsT: Settings](
+    rt: Runtime[SettingsT], now: datetime, holds_back: str
+) -> dict[str, Any] | None:
+    """The result to return when the pause switch is on (said in Slack once per setting of the switch), else None."""
+    switch = PauseSwitch(rt.aws, rt.state, rt.settings.pause_parameter)
+    state = switch.state(now)
+    if state is None:
+        return None
+    logger.warning("paused", extra={"why": state.why, "holds_back": holds_back})
+    metrics.add_metric(name="PausedRuns", unit=MetricUnit.Count, value=1)
+    if switch.first_notice(now):
+        rt.slack.post(paused(state, rt.settings.pause_parameter, rt.settings.environment))
+    return {"outcome": "paused", "reason": state.why, "held_back": holds_back}
 
 
 def reject(reason: str, event: Any) -> Rejected:

@@ -110,7 +110,7 @@ def test_every_metric_steward_emits_has_a_known_cadence() -> None:
 
 def test_the_fixed_part_counts_what_the_template_creates() -> None:
     stack = bill.stack()
-    assert stack.alarms == 15  # errors, throttles, dead letters for each of five functions
+    assert stack.alarms == 18  # errors, throttles, dead letters for each of six functions
     assert stack.kms_keys == 1  # TopicKey
     assert stack.memory_mb["cost-report"] == 512 and stack.memory_mb["off-hours"] == 256
 

@@ -83,7 +83,9 @@ class SlackNotifier:
     def post(self, message: SlackMessage, *, thread_ts: str | None = None) -> str | None:
         """Post the message (and its replies in a thread) framed with the stack's scope; return its ts, or None when
         Slack failed or is off."""
-        return self._post(framed(fit(message, room=FRAME_BLOCKS), self._settings.scope.label), thread_ts=thread_ts)
+        settings = self._settings
+        where = {"account": settings.account_id, "region": settings.aws_region}
+        return self._post(framed(fit(message, room=FRAME_BLOCKS), settings.scope.label, **where), thread_ts=thread_ts)
 
     def _post(self, message: SlackMessage, *, thread_ts: str | None = None) -> str | None:
         if not self.enabled:

@@ -68,11 +68,13 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def framed(message: SlackMessage, scope: str) -> SlackMessage:
-    """The message (and each reply) closed by a context line with the stack's scope ('dev · all clusters'), so
-    every message says which stack sent it. A message cut by `fit(..., room=FRAME_BLOCKS)` still has room for it."""
-    blocks = [*(message.blocks or [section(message.text)]), context(escape(scope))]
-    replies = tuple(framed(reply, scope) for reply in message.replies)
+def framed(message: SlackMessage, scope: str, *, account: str = "", region: str = "") -> SlackMessage:
+    """The message (and each reply) closed by a context line with the stack's scope, account and region ('dev · all
+    clusters · account 123456789012 · eu-central-1'), so every message says which stack sent it. A message cut by
+    `fit(..., room=FRAME_BLOCKS)` still has room for it."""
+    where = " · ".join(part for part in (scope, f"account {account}" if account else "", region) if part)
+    blocks = [*(message.blocks or [section(message.text)]), context(escape(where))]
+    replies = tuple(framed(reply, scope, account=account, region=region) for reply in message.replies)
     return SlackMessage(message.text, tuple(blocks), message.channel, message.thread_key, replies)
 
 

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from steward.models.schedules import OffHoursTick
 from steward.observability import logger, metrics, traced
-from steward.runtime import Rejected, parse, runtime
+from steward.runtime import Rejected, held_back_by_pause, parse, runtime
 from steward.settings.off_hours import OffHoursSettings
 from steward.workflows import off_hours
 
@@ -20,4 +20,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     tick = parse(OffHoursTick, event)
     if isinstance(tick, Rejected):
         return tick.result()
-    return off_hours.run_tick(runtime(SETTINGS), now=tick.now)
+    rt = runtime(SETTINGS)
+    return held_back_by_pause(rt, tick.now, "off-hours") or off_hours.run_tick(rt, now=tick.now)

@@ -12,7 +12,7 @@ from msgspec import Struct
 from steward.apply import Applied, Status
 from steward.domain import slack as blocks
 from steward.domain.off_hours import ALREADY_STOPPING, Action, Decision, Verdict
-from steward.domain.services import CHANNEL_TAG, ServiceView
+from steward.domain.services import ServiceView, channel_of
 
 # What a dry-run tick reports for a would-be change an earlier tick of the same edge reported.
 ALREADY_REPORTED = Decision(Action.NONE, "dry run: reported when its edge came; nothing changed")
@@ -102,7 +102,7 @@ class TickReport(Struct, frozen=True):
         by_channel: dict[str | None, list[Outcome]] = defaultdict(list)
         for outcome in self.outcomes:
             by_channel[None].append(outcome)
-            if channel := outcome.service.tags.get(CHANNEL_TAG):
+            if channel := channel_of(outcome.service.tags):
                 by_channel[channel].append(outcome)
         return [
             tick_message(group, self.now, self.dry_run, channel)

@@ -67,6 +67,7 @@ class Settings(BaseModel):
     aws_region: str = Field(alias="AWS_REGION", min_length=1)
     account_id: str = Field(default="", alias="ACCOUNT_ID")  # the stack's account (template: AWS::AccountId), for Slack
     health_alarm_prefix: str = Field(default="", alias="HEALTH_ALARM_PREFIX")  # Steward's own alarms start so
+    pause_parameter: str = Field(default="", alias="PAUSE_PARAMETER")  # the pause switch (empty: none)
     scope_clusters: ClusterNames = Field(default="", alias="SCOPE_CLUSTERS")  # empty: every cluster in the region
     account_wide: bool = Field(default=True, alias="ACCOUNT_WIDE")  # this stack posts the account's digest
 

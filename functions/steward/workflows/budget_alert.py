@@ -21,11 +21,13 @@ from msgspec import Struct, field
 from steward.adapters import costs as cost_actions
 from steward.adapters import ecs as ecs_actions
 from steward.adapters import holding
+from steward.adapters import pause as pause_actions
 from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
 from steward.adapters.costs import CostExplorer, CostsUnavailable
 from steward.adapters.ecs import Ecs
 from steward.adapters.holding import HoldClaim, Holds, WriteLimits
+from steward.adapters.pause import PauseSwitch
 from steward.adapters.state import Key, StateStore
 from steward.apply import REPORTED, Applied, Change, Claim, Status, apply
 from steward.domain.budgets import (
@@ -64,6 +66,7 @@ IAM_ACTIONS = (
     | cost_actions.COST_DRIVER_ACTIONS
     | slack_actions.IAM_ACTIONS
     | {state_actions.WRITE, state_actions.UPDATE, state_actions.QUERY}
+    | pause_actions.IAM_ACTIONS
 )
 
 
@@ -130,7 +133,7 @@ def rejected(message_id: str, message: UnreadableBudgetMessage) -> dict[str, Any
 def alert(rt: Runtime[BudgetAlertSettings], sns: SnsMessage, notification: BudgetNotification) -> dict[str, Any]:
     """Claimed once (SNS message, highest threshold this period), then the drivers read and the action taken; the
     Slack alert reports it. A failure after the claims releases them and is raised, so Lambda's retry alerts."""
-    decision = decide(rt.settings, notification, sns.timestamp)
+    decision = decide(rt.settings, notification, sns.timestamp, paused=paused_reason(rt, notification, sns.timestamp))
     adapters = Adapters.of(rt)
     sighting = Sighting(adapters, decision, rt.settings.cost_tag_key, sns.timestamp)
     claims = AlertClaims.of(rt.state, decision, sns)
@@ -162,7 +165,17 @@ def nothing_to_stop(decision: AlertDecision, selection: Selection | None) -> str
     return why
 
 
-def decide(settings: BudgetAlertSettings, notification: BudgetNotification, at: datetime) -> AlertDecision:
+def paused_reason(rt: Runtime[BudgetAlertSettings], notification: BudgetNotification, at: datetime) -> str:
+    """Why a configured stop waits: the pause switch is on. Read only for a budget that has an action."""
+    if notification.budget_name not in rt.settings.budget_actions:
+        return ""
+    state = PauseSwitch(rt.aws, rt.state, rt.settings.pause_parameter).state(at)
+    return f"Steward is {state.why}: no budget stop until it resumes" if state else ""
+
+
+def decide(
+    settings: BudgetAlertSettings, notification: BudgetNotification, at: datetime, *, paused: str = ""
+) -> AlertDecision:
     action = settings.budget_actions.get(notification.budget_name)
     decision = decide_alert(
         notification,
@@ -171,7 +184,7 @@ def decide(settings: BudgetAlertSettings, notification: BudgetNotification, at: 
         action.selector if action else {},
         anomaly_multiple=settings.anomaly_multiple,
         environment=settings.environment,
-        refusal=settings.refused_actions.get(notification.budget_name, ""),
+        refusal=settings.refused_actions.get(notification.budget_name, "") or paused,
     )
     if not decision.period.known:
         logger.warning(

@@ -19,19 +19,23 @@ from botocore.exceptions import ClientError
 from msgspec import Struct
 from msgspec.structs import replace
 
-from steward.adapters import dry_runs, holding
+from steward.adapters import dry_runs, holding, tag_notices
 from steward.adapters import ecs as ecs_actions
+from steward.adapters import pause as pause_actions
 from steward.adapters import schedules as schedules_actions
 from steward.adapters import slack as slack_actions
 from steward.adapters.dry_runs import DryRunEdges, as_left
 from steward.adapters.ecs import Ecs
 from steward.adapters.holding import HoldClaim, Holds, WriteLimits
 from steward.adapters.schedules import SchedulesDocument, Unusable
-from steward.apply import Change, Status, apply
+from steward.adapters.tag_notices import TagNotices
+from steward.apply import REPORTED, Change, Status, apply
 from steward.domain.off_hours import Action, Verdict, decide_each, in_scope, only_restores
 from steward.domain.scope import Scope
+from steward.domain.services import TagProblem
 from steward.observability import logger, metrics
 from steward.reports.off_hours import Outcome, TickReport, paused_message
+from steward.reports.tags import invalid_tags_messages
 from steward.runtime import Runtime
 from steward.settings.off_hours import OffHoursSettings
 
@@ -40,7 +44,9 @@ IAM_ACTIONS = (
     | holding.RESTORE_ACTIONS
     | slack_actions.IAM_ACTIONS
     | schedules_actions.IAM_ACTIONS
+    | tag_notices.IAM_ACTIONS
     | dry_runs.IAM_ACTIONS
+    | pause_actions.IAM_ACTIONS  # the handler reads the pause switch before the tick
 )
 
 
@@ -100,6 +106,7 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
     changes = plan(with_targets(verdicts, adapters.ecs), adapters.holds, adapters.dry_runs, now)
     with ThreadPoolExecutor(max_workers=rt.settings.max_concurrency) as pool:
         outcomes = list(pool.map(partial(act, dry_run=dry_run), changes))
+    say_invalid_tags(rt, verdicts, now)
     return report(rt, TickReport(outcomes, now, dry_run))
 
 
@@ -180,6 +187,25 @@ def report_unusable(
     if apply(notice, dry_run=dry_run).changed:
         rt.slack.post(paused_message(unusable.problem))
     return {"outcome": "schedules-invalid", "reason": unusable.problem, "changed": 0}
+
+
+def say_invalid_tags(rt: Runtime[OffHoursSettings], verdicts: list[Verdict], now: datetime) -> None:
+    """Log and count every unreadable tag value each tick; post each to Slack once a day (a dry run too: the marker
+    records only what was said)."""
+    problems = [TagProblem(v.service, invalid) for v in verdicts for invalid in v.invalid]
+    if not problems:
+        return
+    metrics.add_metric(name="InvalidTags", unit=MetricUnit.Count, value=len(problems))
+    for problem in problems:
+        logger.warning("invalid tag", extra={"service": problem.service.key, "reason": problem.invalid.sentence()})
+    try:
+        fresh = TagNotices(rt.state).first_today(problems, now)
+    except REPORTED as error:
+        # The notice is a report: a state table that cannot take its marker never fails the tick's actions.
+        logger.warning("invalid tags notice not recorded", extra={"error": str(error)})
+        return
+    for message in invalid_tags_messages(fresh, now):
+        rt.slack.post(message)
 
 
 def _announced() -> None:
