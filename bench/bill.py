@@ -295,6 +295,7 @@ METRIC_CADENCE = {
     "InvalidTags": "failure",
     "RefusedBudgetActions": "failure",
     "BudgetSelectorMatchedNothing": "failure",
+    "ServicesNotBack": "failure",  # a start that did not come back
     "PausedRuns": "failure",  # only while an operator has paused Steward
     "RestoredOnDelete": "failure",  # once, when the stack is deleted
 }

@@ -186,7 +186,7 @@ def test_concurrent_duplicate_spot_signals_cause_one_fallback(aws: None) -> None
 def test_concurrent_duplicate_alarms_cause_one_rollback(aws: None) -> None:
     from tests.integration.test_deploy_rollback import T0, Platform, alarm_event
 
-    boto3.client("ecs").create_cluster(clusterName=CLUSTER)
+    boto3.client("ecs").create_cluster(clusterName=CLUSTER, tags=[{"key": "steward:environment", "value": "dev"}])
     overlay = EcsOverlay(boto3.client("ecs"))
     shared_aws().use("ecs", overlay)
     platform = Platform(overlay, LambdaContext())

@@ -214,6 +214,7 @@ def service_view(cluster: str, raw: dict[str, Any]) -> ServiceView:
         name=raw["serviceName"],
         arn=raw["serviceArn"],
         desired_count=int(raw.get("desiredCount", 0)),
+        running_count=int(raw.get("runningCount", 0)),
         tags=service_tags(raw),
         scheduling_strategy=raw.get("schedulingStrategy", "REPLICA"),
         deployment_in_progress=in_progress,

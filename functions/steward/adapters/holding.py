@@ -8,7 +8,7 @@ task-hours saved for the cost digest.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from msgspec import Struct
@@ -129,6 +129,13 @@ class Holds:
 
     def kept_off_since(self, day: date) -> list[KeptOff]:
         """The savings log from the UTC `day` on: what each hold that has ended kept off, from when until when."""
+        return self._savings(day.isoformat())
+
+    def kept_off_since_instant(self, start: datetime) -> list[KeptOff]:
+        """The holds that ended at or after `start` (UTC)."""
+        return self._savings(start.astimezone(UTC).isoformat())
+
+    def _savings(self, from_sk: str) -> list[KeptOff]:
         return [
             KeptOff(
                 service=item["service"],
@@ -136,7 +143,7 @@ class Holds:
                 start=datetime.fromisoformat(item["from"]),
                 end=datetime.fromisoformat(item["to"]),
             )
-            for item in self._state.items_of("savings", from_sk=day.isoformat())
+            for item in self._state.items_of("savings", from_sk=from_sk)
         ]
 
 

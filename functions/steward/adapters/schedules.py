@@ -28,9 +28,16 @@ class SchedulesDocument:
         self._aws = aws
         self._state = state
         self._parameter = parameter
+        self._schedules: dict[str, Schedule] | Unusable | None = None
 
     def read(self) -> dict[str, Schedule] | Unusable:
-        """Every named schedule, or why there are none: the parameter is missing or the document is invalid."""
+        """Every named schedule, or why there are none: the parameter is missing or the document is invalid. Read
+        once per tick: a second look (the heads-up) costs no request."""
+        if self._schedules is None:
+            self._schedules = self._fetch()
+        return self._schedules
+
+    def _fetch(self) -> dict[str, Schedule] | Unusable:
         try:
             response = self._aws.ssm.get_parameter(Name=self._parameter)
         except ClientError as error:

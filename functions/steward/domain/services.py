@@ -48,6 +48,7 @@ class ServiceView(Struct, frozen=True):
     exists: bool = True
     task_definition: str = ""
     fargate_spot_tasks: int = 0  # of its desired count, how many its capacity provider strategy puts on Fargate Spot
+    running_count: int = 0  # tasks running now (DescribeServices runningCount)
 
     @property
     def key(self) -> str:

@@ -10,7 +10,7 @@ Changes run in a bounded pool under a client-side rate limit; one service failin
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -19,21 +19,24 @@ from botocore.exceptions import ClientError
 from msgspec import Struct
 from msgspec.structs import replace
 
-from steward.adapters import dry_runs, holding, tag_notices
+from steward.adapters import dry_runs, edge_notices, holding, tag_notices
 from steward.adapters import ecs as ecs_actions
 from steward.adapters import pause as pause_actions
 from steward.adapters import schedules as schedules_actions
 from steward.adapters import slack as slack_actions
 from steward.adapters.dry_runs import DryRunEdges, as_left
 from steward.adapters.ecs import Ecs
+from steward.adapters.edge_notices import EdgeNotices
 from steward.adapters.holding import HoldClaim, Holds, WriteLimits
 from steward.adapters.schedules import SchedulesDocument, Unusable
 from steward.adapters.tag_notices import TagNotices
 from steward.apply import REPORTED, Change, Status, apply
+from steward.domain.edges import not_back, upcoming_stops
 from steward.domain.off_hours import Action, Verdict, decide_each, in_scope, only_restores
 from steward.domain.scope import Scope
 from steward.domain.services import TagProblem
 from steward.observability import logger, metrics
+from steward.reports.edges import heads_up_messages, not_back_messages
 from steward.reports.off_hours import Outcome, TickReport, paused_message
 from steward.reports.tags import invalid_tags_messages
 from steward.runtime import Runtime
@@ -47,7 +50,11 @@ IAM_ACTIONS = (
     | tag_notices.IAM_ACTIONS
     | dry_runs.IAM_ACTIONS
     | pause_actions.IAM_ACTIONS  # the handler reads the pause switch before the tick
+    | edge_notices.IAM_ACTIONS
 )
+RESTORE_LOOKBACK = timedelta(
+    hours=1
+)  # restores this much older than the come-back delay are still checked (a missed tick)
 
 
 class Adapters(Struct, frozen=True):
@@ -107,6 +114,7 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=rt.settings.max_concurrency) as pool:
         outcomes = list(pool.map(partial(act, dry_run=dry_run), changes))
     say_invalid_tags(rt, verdicts, now)
+    say_around_edges(rt, adapters, verdicts, now)
     return report(rt, TickReport(outcomes, now, dry_run))
 
 
@@ -187,6 +195,31 @@ def report_unusable(
     if apply(notice, dry_run=dry_run).changed:
         rt.slack.post(paused_message(unusable.problem))
     return {"outcome": "schedules-invalid", "reason": unusable.problem, "changed": 0}
+
+
+def say_around_edges(rt: Runtime[OffHoursSettings], adapters: Adapters, verdicts: list[Verdict], now: datetime) -> None:
+    """A heads-up before the next off edge stops services, and an alert for each service a start restored that has
+    not come back; each said once. Both read what the tick already read, plus one Query of the recent restores."""
+    settings, notices = rt.settings, EdgeNotices(rt.state, adapters.holds)
+    views = [verdict.service for verdict in verdicts]
+    try:
+        schedules = adapters.schedules.read()  # the tick's own read, again: no request
+        lead = timedelta(minutes=settings.heads_up_minutes)
+        if settings.heads_up_minutes and not isinstance(schedules, Unusable):
+            for heads_up in upcoming_stops(views, schedules, now, lead):
+                if notices.first_heads_up(heads_up.schedule, heads_up.edge.at, now):
+                    for message in heads_up_messages(heads_up, now, settings.aws_region, dry_run=settings.dry_run):
+                        rt.slack.post(message)
+        due = now - timedelta(minutes=settings.come_back_minutes)
+        restored = notices.restored_between(due - RESTORE_LOOKBACK, due)
+        for found in not_back(restored, {view.key: view for view in views}):
+            metrics.add_metric(name="ServicesNotBack", unit=MetricUnit.Count, value=1)
+            if notices.first_not_back(found.service.key, found.restored_at, now):
+                for message in not_back_messages(found, settings.aws_region, dry_run=settings.dry_run):
+                    rt.slack.post(message)
+    except REPORTED as error:
+        # What is said around an edge never fails the tick's actions.
+        logger.warning("edge notices not recorded", extra={"error": str(error)})
 
 
 def say_invalid_tags(rt: Runtime[OffHoursSettings], verdicts: list[Verdict], now: datetime) -> None:
