@@ -290,6 +290,7 @@ def configure(endpoint: str, slack: SlackStandIn) -> None:
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "STEWARD_ENVIRONMENT": "dev",
+            "ACCOUNT_ID": ACCOUNT,  # as the template sets it (AWS::AccountId)
             "DRY_RUN": "false",
             "STATE_TABLE": STATE_TABLE,
             "SCHEDULES_PARAMETER": SCHEDULES_PARAMETER,

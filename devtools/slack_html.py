@@ -23,16 +23,20 @@ body { font-family: -apple-system, 'Segoe UI', Lato, Helvetica, Arial, sans-seri
 .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 4px 18px; margin: 6px 0; }
 .context { color: #616061; font-size: 12px; margin: 4px 0; }
 hr { border: none; border-top: 1px solid #e8e8e8; margin: 8px 0; }
+pre { background: #f8f8f8; border: 1px solid #e1e1e1; border-radius: 4px; padding: 6px 8px; margin: 4px 0; font-size: 12px; white-space: pre-wrap; word-break: break-all; }
 code { background: #f3f3f3; border: 1px solid #e1e1e1; border-radius: 3px; padding: 0 3px; color: #c01343; font-size: 12px; }
 .channel-id { color: #616061; font-weight: 400; font-size: 13px; margin-left: 6px; }
 """
 
 
 def mrkdwn(text: str) -> str:
-    """Slack mrkdwn → HTML: *bold*, _italic_, ~strike~, `code`, <url|label>, newlines (input already &-escaped)."""
+    """Slack mrkdwn → HTML: *bold*, _italic_, ~strike~, `code`, ```block```, <url|label>, newlines (input already
+    &-escaped)."""
     out = html.escape(html.unescape(text), quote=False)
-    out = re.sub(r"&lt;(https?://[^|&]+)\|([^&]+)&gt;", r'<a href="\1">\2</a>', out)
-    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    # A console URL carries & in its query (escaped &amp; here): the label ends the link, not the first &.
+    out = re.sub(r"&lt;(https?://[^|\s]+?)\|(.+?)&gt;", r'<a href="\1">\2</a>', out)
+    out = re.sub(r"```(.+?)```", r"<pre>\1</pre>", out, flags=re.DOTALL)
+    out = re.sub(r"(?<!`)`([^`]+)`(?!`)", r"<code>\1</code>", out)
     out = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<b>\1</b>", out)
     out = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"<i>\1</i>", out)
     out = re.sub(r"(?<![\w~])~([^~\n]+)~(?![\w~])", r"<s>\1</s>", out)
