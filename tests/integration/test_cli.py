@@ -122,7 +122,7 @@ def test_plan_shows_what_the_next_tick_would_do_and_changes_nothing(platform: No
     assert code == EXIT_OK
     assert "off-hours plan for 2026-11-27T19:00:00Z: 8 tagged service(s)" in output
     lines = [line for line in output.splitlines() if line.startswith("pyairtable-dev/")]
-    assert all("  stop  " in line and "stop Fri 2026-11-27 20:00 Europe/Berlin" in line for line in lines)
+    assert all("  stop  " in line and "stop 2026-11-27T19:00Z (Fri 20:00 Europe/Berlin)" in line for line in lines)
     assert sizes() == BEFORE
 
 
@@ -197,7 +197,7 @@ def test_invoke_runs_a_handler_in_dry_run_and_says_what_it_would_do(platform: No
     assert output.splitlines()[0].startswith("off-hours (dry run): ")
     assert "  outcome: dry-run" in output
     assert "  stopped: 8" in output
-    assert re.search(r"pyairtable-dev/api-gateway\s+off: schedule office-hours: stop Fri 2026-11-27 20:00", output)
+    assert re.search(r"pyairtable-dev/api-gateway\s+off: schedule office-hours: stop 2026-11-27T19:00Z \(Fri 20:00", output)
     assert sizes() == BEFORE
 
 

@@ -68,7 +68,7 @@ def test_the_edge_that_set_the_state_is_named_stably_for_the_whole_period() -> N
     office = schedule("Europe/Berlin", {"days": "mon-fri", "start": "07:00", "stop": "20:00"})
     evening, night = office.desired_at(at("2026-11-27T19:00:00Z")), office.desired_at(at("2026-11-29T03:00:00Z"))
     assert evening.edge_id == night.edge_id
-    assert "Fri 2026-11-27 20:00 Europe/Berlin" in evening.reason
+    assert "stop 2026-11-27T19:00Z (Fri 20:00 Europe/Berlin)" in evening.reason
 
 
 def test_a_local_weekday_that_differs_from_the_utc_weekday() -> None:

@@ -108,7 +108,7 @@ class Period(Struct, frozen=True):
 class Edge(Struct, frozen=True):
     at: datetime  # UTC
     state: State
-    local: str  # the wall-clock edge, for reasons: "Fri 20:00 Europe/Berlin"
+    local: str  # for reasons: "stop 2026-11-27T19:00Z (Fri 20:00 Europe/Berlin)"
 
 
 class Desired(Struct, frozen=True):
@@ -156,7 +156,8 @@ class Schedule(Struct, frozen=True):
     def _edge(self, day: date, clock: time, state: State, kind: str) -> Edge:
         local = datetime.combine(day, clock, tzinfo=self.timezone)
         at = local.astimezone(UTC)
-        label = f"{kind} {local.strftime('%a %Y-%m-%d %H:%M')} {self.timezone.key}"
+        # Instants read in one format everywhere (UTC, to the minute, with a Z); the schedule's own wall clock follows.
+        label = f"{kind} {at.strftime('%Y-%m-%dT%H:%MZ')} ({local.strftime('%a %H:%M')} {self.timezone.key})"
         return Edge(at=at, state=state, local=label)
 
     def desired_at(self, now: datetime) -> Desired | None:
