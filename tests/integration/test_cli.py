@@ -197,7 +197,9 @@ def test_invoke_runs_a_handler_in_dry_run_and_says_what_it_would_do(platform: No
     assert output.splitlines()[0].startswith("off-hours (dry run): ")
     assert "  outcome: dry-run" in output
     assert "  stopped: 8" in output
-    assert re.search(r"pyairtable-dev/api-gateway\s+off: schedule office-hours: stop 2026-11-27T19:00Z \(Fri 20:00", output)
+    assert re.search(
+        r"pyairtable-dev/api-gateway\s+off: schedule office-hours: stop 2026-11-27T19:00Z \(Fri 20:00", output
+    )
     assert sizes() == BEFORE
 
 
