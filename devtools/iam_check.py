@@ -423,6 +423,8 @@ def _resource_arns(
             return [table.format(name) for name in params["RequestItems"]]
         arn = table.format(params["TableName"])
         return [f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn]
+    if service == "rds":
+        return _rds_arns(operation, params, base)
     if service == "ssm" and operation in ("GetParameter", "GetParameters"):
         names = [params["Name"]] if operation == "GetParameter" else list(params["Names"])
         return [n if n.startswith("arn:") else f"{base}:parameter/{n.lstrip('/')}" for n in names]
@@ -474,6 +476,15 @@ def _ecs_arns(operation: str, params: Mapping[str, Any], base: str) -> list[str]
         return [arn("container-instance", instance)] if instance else ["*"]
     if operation == "DescribeTasks":
         return [arn("task", t) for t in params["tasks"]]
+    return None
+
+
+def _rds_arns(operation: str, params: Mapping[str, Any], base: str) -> list[str] | None:
+    """A Describe without an identifier is authorised against every database of its kind (db:* / cluster:*)."""
+    if operation in ("DescribeDBInstances", "StopDBInstance", "StartDBInstance"):
+        return [f"{base}:db:{params.get('DBInstanceIdentifier') or '*'}"]
+    if operation in ("DescribeDBClusters", "StopDBCluster", "StartDBCluster"):
+        return [f"{base}:cluster:{params.get('DBClusterIdentifier') or '*'}"]
     return None
 
 

@@ -106,3 +106,69 @@ def service_sizes(session: Any, cluster: str = CLUSTER) -> dict[str, dict[str, A
             suspended = target.get("SuspendedState") or {}
             sizes[name]["target"] = (target["MinCapacity"], target["MaxCapacity"], any(suspended.values()))
     return sizes
+
+
+# The platform's PostgreSQL: one RDS instance and one Aurora cluster (with its writer), on the services' schedule.
+DATABASE = "pyairtable-dev-db"
+AURORA_CLUSTER = "pyairtable-dev-aurora"
+AURORA_WRITER = "pyairtable-dev-aurora-1"
+
+
+def create_database(
+    rds: Any, identifier: str, *, engine: str = "postgres", tags: dict[str, str] | None = None, **extra: Any
+) -> None:
+    """An RDS DB instance in the dev stack's scope (steward:environment=dev) with `tags`."""
+    all_tags = {"service": "postgres", "steward:environment": "dev", **(tags or {})}
+    arguments: dict[str, Any] = {
+        "DBInstanceIdentifier": identifier,
+        "Engine": engine,
+        "DBInstanceClass": "db.t4g.medium",
+        "Tags": [{"Key": key, "Value": value} for key, value in all_tags.items()],
+        **extra,
+    }
+    if "DBClusterIdentifier" not in extra:
+        arguments.update(AllocatedStorage=20, MasterUsername="steward", MasterUserPassword="not-a-real-secret")
+    rds.create_db_instance(**arguments)
+
+
+def create_aurora_cluster(
+    rds: Any, identifier: str, *, writer: str | None = None, tags: dict[str, str] | None = None, **extra: Any
+) -> None:
+    """An Aurora PostgreSQL cluster in the dev stack's scope, with one writer instance (db.r6g.large)."""
+    all_tags = {"service": "postgres", "steward:environment": "dev", **(tags or {})}
+    rds.create_db_cluster(
+        DBClusterIdentifier=identifier,
+        Engine=extra.pop("Engine", "aurora-postgresql"),
+        MasterUsername="steward",
+        MasterUserPassword="not-a-real-secret",
+        Tags=[{"Key": key, "Value": value} for key, value in all_tags.items()],
+        **extra,
+    )
+    if writer:
+        rds.create_db_instance(
+            DBInstanceIdentifier=writer,
+            DBClusterIdentifier=identifier,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
+
+
+def seed_databases(session: Any, *, schedule: str | None = "office-hours") -> None:
+    """The platform's PostgreSQL on RDS and on Aurora, on the services' schedule when `schedule` is given."""
+    rds = session.client("rds")
+    tags = {"steward:schedule": schedule} if schedule else {}
+    create_database(rds, DATABASE, tags=tags)
+    create_aurora_cluster(rds, AURORA_CLUSTER, writer=AURORA_WRITER, tags=tags)
+
+
+def database_states(session: Any) -> dict[str, str]:
+    """'instance/ID' and 'cluster/ID' -> status, as RDS reports it."""
+    rds = session.client("rds")
+    states = {
+        f"instance/{db['DBInstanceIdentifier']}": db["DBInstanceStatus"]
+        for db in rds.describe_db_instances()["DBInstances"]
+    }
+    states.update(
+        {f"cluster/{c['DBClusterIdentifier']}": c["Status"] for c in rds.describe_db_clusters()["DBClusters"]}
+    )
+    return states

@@ -343,7 +343,67 @@ def _check_shape(request: Request, shape: Shape, value: Any, path: str) -> None:
     )
 
 
+# ------------------------------------------------------------------------------------------ RDS rules
+
+
+def rds_page_size(request: Request) -> None:
+    """DescribeDBInstances / DescribeDBClusters MaxRecords: "Default: 100 Constraints: Minimum 20, maximum 100."
+    (RDS API Reference)."""
+    size = request.params.get("MaxRecords")
+    if size is not None and not 20 <= int(size) <= 100:
+        # No captured response: the message states the rule.
+        raise request.refuse("InvalidParameterValue", "MaxRecords must be between 20 and 100.")
+
+
+def _rds_backend(region: str) -> Any:
+    from moto.rds.models import rds_backends
+
+    return rds_backends[MOTO_ACCOUNT][region]
+
+
+def instance_can_stop(request: Request) -> None:
+    """What moto stops that AWS refuses (RDS User Guide, "Limitations of stopping your DB instance"): an instance of
+    an Aurora or Multi-AZ DB cluster, a read replica's source, RDS Custom. moto already refuses read replicas and
+    Multi-AZ SQL Server."""
+    identifier = str(request.params.get("DBInstanceIdentifier", ""))
+    instance = _rds_backend(request.region).databases.get(identifier)
+    if instance is None:
+        return
+    if getattr(instance, "db_cluster_identifier", None):
+        # Captured (public CLI logs): stopping one Aurora instance.
+        raise request.refuse(
+            "InvalidParameterCombination", "aurora DB instances are not eligible for stopping and starting."
+        )
+    if getattr(instance, "replicas", None):
+        # No captured response for a replica's source; the code moto uses for replicas, with the rule.
+        raise request.refuse("InvalidDBInstanceState", "Cannot stop or start a DB instance that has read replicas.")
+    if str(instance.engine).startswith("custom-"):
+        raise request.refuse("InvalidParameterCombination", "RDS Custom DB instances are not stopped this way.")
+
+
+def cluster_can_stop(request: Request) -> None:
+    """What moto stops that AWS refuses (Aurora User Guide, "Limitations for stopping and starting Aurora DB
+    clusters"; RDS API Reference, StopDBCluster: Aurora only): a Multi-AZ DB cluster, Aurora Serverless v1, a global
+    database member, a replica cluster."""
+    identifier = str(request.params.get("DBClusterIdentifier", ""))
+    cluster = _rds_backend(request.region).clusters.get(identifier)
+    if cluster is None:
+        return
+    engine, mode = str(cluster.engine), str(getattr(cluster, "engine_mode", "provisioned") or "provisioned")
+    # No captured responses for these refusals; InvalidDBClusterStateFault is the code StopDBCluster documents.
+    if not engine.startswith("aurora"):
+        raise request.refuse("InvalidDBClusterStateFault", "StopDBCluster applies to Aurora DB clusters only.")
+    if mode == "serverless":
+        raise request.refuse("InvalidDBClusterStateFault", "Aurora Serverless v1 DB clusters cannot be stopped.")
+    if getattr(cluster, "global_cluster_identifier", None) or getattr(cluster, "replication_source_identifier", None):
+        raise request.refuse("InvalidDBClusterStateFault", "This DB cluster cannot be stopped: it has a replica role.")
+
+
 RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
+    ("rds", "DescribeDBInstances"): (rds_page_size,),
+    ("rds", "DescribeDBClusters"): (rds_page_size,),
+    ("rds", "StopDBInstance"): (instance_can_stop,),
+    ("rds", "StopDBCluster"): (cluster_can_stop,),
     ("ecs", "CreateService"): (strategy_items, providers_associated, desired_count_not_negative),
     ("ecs", "RunTask"): (strategy_items, providers_associated),
     ("ecs", "UpdateService"): (

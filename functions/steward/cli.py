@@ -676,10 +676,14 @@ def plan_off_hours(at: datetime, out: TextIO) -> int:
     if isinstance(planned, Unusable):
         print(f"off-hours would change nothing: {planned.problem}", file=out)
         return EXIT_INVALID
-    rows = [(v.service.key, v.decision.action.value, v.decision.reason) for v in planned]
+    rows = [(v.service.key, v.decision.action.value, v.decision.reason) for v in planned.services]
     print(f"off-hours plan for {utc(at)}: {len(rows)} tagged service(s)", file=out)
     _table(["SERVICE", "ACTION", "WHY"], sorted(rows), out)
-    _invalid_tags([TagProblem(v.service, invalid) for v in planned for invalid in v.invalid], out)
+    if planned.databases:
+        db_rows = [(v.database.key, v.decision.action.value, v.decision.reason) for v in planned.databases]
+        print(f"\n{len(db_rows)} tagged database(s)", file=out)
+        _table(["DATABASE", "ACTION", "WHY"], sorted(db_rows), out)
+    _invalid_tags([TagProblem(v.service, invalid) for v in planned.services for invalid in v.invalid], out)
     return EXIT_OK
 
 

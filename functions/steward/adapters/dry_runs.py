@@ -17,6 +17,7 @@ from msgspec.structs import replace
 from steward.adapters import state as state_actions
 from steward.adapters.holding import MARKER_LIFETIME, record_from_item, record_item
 from steward.adapters.state import Key, StateStore, service_key
+from steward.domain.databases import DatabaseHold
 from steward.domain.off_hours import Action, Decision
 from steward.domain.services import OffHoursRecord, ServiceView
 
@@ -38,6 +39,8 @@ class DryRunEdges:
             return {}
         holds = {}
         for item in self._state.records(RECORD):
+            if not str(item["pk"]).startswith("service#"):
+                continue  # a database's marker: a dry run reports its would-be stop once, and holds nothing
             key = item["pk"].removeprefix("service#")
             # DynamoDB deletes expired items within days, not at once (DynamoDB TTL): an expired marker is ignored.
             live = int(item.get("expires_at", 0)) > now.timestamp()
@@ -55,6 +58,16 @@ class DryRunEdges:
         values = {"reported_change": reported, **(held if decision.action is Action.STOP else {})}
         key = service_key(service.cluster, service.name, RECORD)
         return ReportClaim(self._state, key, values, now + MARKER_LIFETIME)
+
+    def claim_database(
+        self, database: str, action: str, hold: DatabaseHold | None, edge_id: str, now: datetime
+    ) -> ReportClaim | None:
+        """The claim on reporting a database's would-be stop or start once per edge; None outside a dry run."""
+        edge = hold.edge_id if hold is not None else edge_id
+        if not self._active or action not in ("stop", "start") or not edge:
+            return None
+        key = Key(pk=f"database#{database}", sk=RECORD)
+        return ReportClaim(self._state, key, {"reported_change": f"{action}@{edge}"}, now + MARKER_LIFETIME)
 
 
 class ReportClaim(Struct, frozen=True):

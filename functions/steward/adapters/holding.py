@@ -79,9 +79,17 @@ class Holds:
         self._state = state
         self._limits = limits
 
-    def records(self) -> dict[str, OffHoursRecord]:
-        """Every service's record, keyed by 'cluster/service'."""
-        return {item["pk"].removeprefix("service#"): record_from_item(item) for item in self._state.records(RECORD)}
+    def items(self) -> list[dict[str, Any]]:
+        """Every off-hours record as stored: the services' and the databases' (one query for both)."""
+        return list(self._state.records(RECORD))
+
+    def records(self, items: list[dict[str, Any]] | None = None) -> dict[str, OffHoursRecord]:
+        """Every service's record, keyed by 'cluster/service' (from `items` when the caller already read them)."""
+        return {
+            item["pk"].removeprefix("service#"): record_from_item(item)
+            for item in (self.items() if items is None else items)
+            if str(item["pk"]).startswith("service#")
+        }
 
     def claim(self, service: ServiceView, restore: RestoreRecord) -> bool:
         """Write the restore record before touching the service. False: another run already holds it."""

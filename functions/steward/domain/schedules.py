@@ -87,6 +87,8 @@ class ScheduleDocument(BaseModel):
     periods: list[PeriodDocument] = Field(min_length=1, max_length=50)
     holidays: list[date] = Field(default_factory=list, max_length=400)
     description: str = ""
+    # Databases of this schedule start this long before its start edges: an RDS start takes minutes.
+    database_lead_minutes: int = Field(default=15, ge=0, le=240)
 
     @field_validator("timezone")
     @classmethod
@@ -123,6 +125,7 @@ class Schedule(Struct, frozen=True):
     timezone: ZoneInfo
     periods: tuple[Period, ...]
     holidays: frozenset[date]
+    database_lead: timedelta = timedelta(minutes=15)
 
     def edges(self, around: datetime, days_ahead: int = 1) -> list[Edge]:
         """Every edge from LOOKBACK_DAYS before `around` to `days_ahead` days after it, in time order."""
@@ -187,7 +190,11 @@ def schedule_from(name: str, document: ScheduleDocument) -> Schedule:
             )
         )
     return Schedule(
-        name=name, timezone=ZoneInfo(document.timezone), periods=tuple(periods), holidays=frozenset(document.holidays)
+        name=name,
+        timezone=ZoneInfo(document.timezone),
+        periods=tuple(periods),
+        holidays=frozenset(document.holidays),
+        database_lead=timedelta(minutes=document.database_lead_minutes),
     )
 
 

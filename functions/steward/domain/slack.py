@@ -190,6 +190,17 @@ def ecs_service_url(region: str, cluster: str, service: str) -> str:
     return f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{path}/health?region={region}"
 
 
+def rds_database_url(region: str, kind: str, identifier: str) -> str:
+    """The database's page in the RDS console (#database:id=ID;is-cluster=true|false)."""
+    if not region:
+        return ""
+    cluster = "true" if kind == "cluster" else "false"
+    return (
+        f"https://{region}.console.aws.amazon.com/rds/home?region={region}"
+        f"#database:id={quote(identifier, safe='')};is-cluster={cluster}"
+    )
+
+
 def alarm_url(region: str, alarm: str) -> str:
     """The alarm's page in the CloudWatch console (#alarmsV2:alarm/NAME, the name URL-encoded)."""
     if not region:

@@ -11,6 +11,7 @@ from msgspec import Struct
 
 from steward.apply import Applied, Status
 from steward.domain import slack as blocks
+from steward.domain.databases import DatabaseView, DbAction, DbDecision, DbVerdict
 from steward.domain.off_hours import ALREADY_STOPPING, Action, Decision, Verdict
 from steward.domain.services import ServiceView, channel_of
 
@@ -51,10 +52,34 @@ class Outcome(Struct, frozen=True):
         return f"`{blocks.escape(self.service.key)}` — {blocks.escape(status)}"
 
 
+class DbOutcome(Struct, frozen=True):
+    """What became of one database's decision this tick."""
+
+    applied: Applied[DbVerdict]
+    error: str | None = None
+
+    @property
+    def database(self) -> DatabaseView:
+        return self.applied.decision.database
+
+    @property
+    def decision(self) -> DbDecision:
+        if self.applied.status is Status.DUPLICATE:
+            return DbDecision(DbAction.SKIP, "another run is already stopping it")
+        if self.applied.status is Status.REPORTED:
+            return DbDecision(DbAction.NONE, ALREADY_REPORTED.reason)
+        return self.applied.decision.decision
+
+    @property
+    def acted(self) -> bool:
+        return self.decision.action in (DbAction.STOP, DbAction.START) and not self.error
+
+
 class TickReport(Struct, frozen=True):
     outcomes: list[Outcome]
     now: datetime
     dry_run: bool
+    databases: list[DbOutcome] = []
 
     @property
     def stopped(self) -> list[Outcome]:
@@ -73,17 +98,31 @@ class TickReport(Struct, frozen=True):
         return [o for o in self.outcomes if o.error]
 
     def counts(self) -> dict[str, int]:
-        """The tick's metrics."""
-        return {
+        """The tick's metrics; the databases' only when the stack has any to decide."""
+        counts = {
             "ServicesStopped": len(self.stopped),
             "ServicesStarted": len(self.started),
             "ServicesSkipped": len(self.skipped),
             "ServicesFailed": len(self.failed),
         }
+        if self.databases:
+            counts["DatabasesStopped"] = len(self._dbs(DbAction.STOP))
+            counts["DatabasesStarted"] = len(self._dbs(DbAction.START))
+            counts["DatabasesFailed"] = len([o for o in self.databases if o.error])
+        return counts
+
+    def _dbs(self, action: DbAction) -> list[DbOutcome]:
+        return [o for o in self.databases if o.acted and o.decision.action is action]
 
     def result(self) -> dict[str, Any]:
         """The handler's return value."""
         acted = [o for o in self.outcomes if o.acted]
+        databases = {
+            "stopped": _db_lines(self._dbs(DbAction.STOP)),
+            "started": _db_lines(self._dbs(DbAction.START)),
+            "skipped": _db_lines([o for o in self.databases if o.decision.action is DbAction.SKIP]),
+            "failed": _db_lines([o for o in self.databases if o.error]),
+        }
         return {
             "outcome": "dry-run" if self.dry_run else "ok",
             "now": self.now.isoformat(),
@@ -92,32 +131,49 @@ class TickReport(Struct, frozen=True):
             "skipped": _lines(self.skipped),
             "failed": _lines(self.failed),
             "unchanged": len(self.outcomes) - len(acted) - len(self.skipped) - len(self.failed),
-            "changed": 0 if self.dry_run else len(acted),
+            "changed": 0 if self.dry_run else len(acted) + sum(1 for o in self.databases if o.acted),
+            **({"databases": databases} if self.databases else {}),
         }
 
     def messages(self) -> list[blocks.SlackMessage]:
         """Nothing when nothing changed or failed; else one for Steward's channel and one per team channel involved."""
-        if not any(o.acted or o.error for o in self.outcomes):
+        if not _worth_saying(self.outcomes, self.databases):
             return []
         by_channel: dict[str | None, list[Outcome]] = defaultdict(list)
+        dbs_by_channel: dict[str | None, list[DbOutcome]] = defaultdict(list)
         for outcome in self.outcomes:
             by_channel[None].append(outcome)
             if channel := channel_of(outcome.service.tags):
                 by_channel[channel].append(outcome)
+        for db in self.databases:
+            dbs_by_channel[None].append(db)
+            if channel := channel_of(db.database.tags):
+                dbs_by_channel[channel].append(db)
         return [
-            tick_message(group, self.now, self.dry_run, channel)
-            for channel, group in by_channel.items()
-            if any(o.acted or o.error for o in group)
+            tick_message(by_channel.get(channel, []), self.now, self.dry_run, channel, dbs_by_channel.get(channel, []))
+            for channel in dict.fromkeys([*by_channel, *dbs_by_channel])
+            if _worth_saying(by_channel.get(channel, []), dbs_by_channel.get(channel, []))
         ]
+
+
+def _worth_saying(outcomes: list[Outcome], databases: list[DbOutcome]) -> bool:
+    """A tick message says what changed or failed; a tick that did neither says nothing."""
+    return any(o.acted or o.error for o in outcomes) or any(o.acted or o.error for o in databases)
 
 
 def _lines(group: list[Outcome]) -> list[dict[str, str]]:
     return [{"service": o.service.key, "reason": o.error or o.decision.reason} for o in group]
 
 
-def tick_message(outcomes: list[Outcome], now: datetime, dry: bool, channel: str | None) -> blocks.SlackMessage:
+def _db_lines(group: list[DbOutcome]) -> list[dict[str, str]]:
+    return [{"database": o.database.key, "reason": o.error or o.decision.reason} for o in group]
+
+
+def tick_message(
+    outcomes: list[Outcome], now: datetime, dry: bool, channel: str | None, databases: list[DbOutcome] | None = None
+) -> blocks.SlackMessage:
     """Each group (stopped, started, failed, skipped) with its reasons, each reason once with its services under it;
-    when a stopped service comes back, and the command that keeps one awake."""
+    when a stopped service comes back, and the command that keeps one awake; then the databases, alike."""
     groups = {
         "Stopped": [o for o in outcomes if o.decision.action is Action.STOP and not o.error],
         "Started": [o for o in outcomes if o.decision.action is Action.START and not o.error],
@@ -141,11 +197,66 @@ def tick_message(outcomes: list[Outcome], now: datetime, dry: bool, channel: str
         text_lines.append(f"{label}: " + ", ".join(o.service.key for o in group))
     if groups["Stopped"]:
         body.append(blocks.section(keep_awake_text(groups["Stopped"], now)))
-    body.append(blocks.context(f"Steward {verb} these services at {blocks.when(now)}"))
+    db_groups = database_groups(databases or [])
+    if any(db_groups.values()):
+        body[0] = blocks.header(title + _db_counts(db_groups))
+        text_lines[0] = title + _db_counts(db_groups)
+    for label, db_group in db_groups.items():
+        if not db_group:
+            continue
+        lines = [
+            f"• {blocks.escape(reason)}{_db_back(members)} ({len(members)})\n      "
+            + blocks.joined([database_link(o.database) for o in members])
+            for reason, members in blocks.grouped((_db_reason(o), o) for o in db_group)
+        ]
+        body += blocks.lines_in_sections(f"*{label}* ({len(db_group)})", lines, most=DB_SECTIONS_PER_GROUP)
+        text_lines.append(f"{label}: " + ", ".join(o.database.key for o in db_group))
+    body.append(blocks.context(f"Steward {verb} these {_subjects(outcomes, databases)} at {blocks.when(now)}"))
     return blocks.SlackMessage(text="\n".join(text_lines), blocks=tuple(body), channel=channel)
 
 
 SECTIONS_PER_GROUP = 8  # four groups, the header, the keep-awake commands and two context lines stay under 50 blocks
+DB_SECTIONS_PER_GROUP = 2  # with the services' groups, the databases' three keep a message under Slack's 50 blocks
+
+
+def database_groups(databases: list[DbOutcome]) -> dict[str, list[DbOutcome]]:
+    """The databases a tick stopped, started or failed on (skips are in the log and `steward plan`)."""
+    return {
+        "Databases stopped": [o for o in databases if o.decision.action is DbAction.STOP and not o.error],
+        "Databases started": [o for o in databases if o.decision.action is DbAction.START and not o.error],
+        "Databases failed": [o for o in databases if o.error],
+    }
+
+
+def _db_counts(groups: dict[str, list[DbOutcome]]) -> str:
+    return f"; databases stopped {len(groups['Databases stopped'])}, started {len(groups['Databases started'])}"
+
+
+def _db_reason(outcome: DbOutcome) -> str:
+    return f"failed: {outcome.error}" if outcome.error else outcome.decision.reason
+
+
+def _db_back(members: list[DbOutcome]) -> str:
+    starts = {o.decision.back_at for o in members if o.decision.action is DbAction.STOP}
+    if len(starts) == 1 and None not in starts and all(o.decision.action is DbAction.STOP for o in members):
+        (start,) = starts
+        assert start is not None
+        return f" — starts {blocks.when(start)}, ahead of its services"
+    return ""
+
+
+def _subjects(outcomes: list[Outcome], databases: list[DbOutcome] | None) -> str:
+    if not databases or not any(o.acted or o.error for o in databases):
+        return "services"
+    return "services and databases" if any(o.acted or o.error for o in outcomes) else "databases"
+
+
+def database_link(database: DatabaseView) -> str:
+    """The database's name, linked to its page in the RDS console."""
+    url = blocks.rds_database_url(blocks.arn_region(database.arn), database.kind, database.identifier)
+    return blocks.link(url, database.key)
+
+
 KEEP_AWAKE_COMMANDS = 5  # more would bury the message; the others differ only in the ARN
 KEEP_AWAKE_FALLBACK = timedelta(hours=12)  # how long the command keeps awake a service no start brings back
 

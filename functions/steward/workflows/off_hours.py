@@ -1,8 +1,9 @@
 """One off-hours tick: observe the schedules, the services and Steward's records; decide per service; plan the
 changes; apply them; report.
 
-Requests: ListClusters, ListServices (100 a page), DescribeServices (10 a call, tags included), one SSM read and
-one paginated query of the records. Scalable targets are read only for services being stopped (50 a call).
+Requests: ListClusters, ListServices (100 a page), DescribeServices (10 a call, tags included), DescribeDBInstances
+and DescribeDBClusters (100 a page, tags included), one SSM read and one paginated query of the records (services'
+and databases'). Scalable targets are read only for services being stopped (50 a call).
 A dry run also queries its report markers and writes one for each would-be stop or start it reports.
 Changes run in a bounded pool under a client-side rate limit; one service failing never stops the others.
 """
@@ -19,25 +20,30 @@ from botocore.exceptions import ClientError
 from msgspec import Struct
 from msgspec.structs import replace
 
-from steward.adapters import dry_runs, edge_notices, holding, tag_notices
+from steward.adapters import db_holds, dry_runs, edge_notices, holding, rds, tag_notices
 from steward.adapters import ecs as ecs_actions
 from steward.adapters import pause as pause_actions
 from steward.adapters import schedules as schedules_actions
 from steward.adapters import slack as slack_actions
+from steward.adapters.aws import is_transient
+from steward.adapters.db_holds import DatabaseHoldClaim, DatabaseHolds, RestopClaim
 from steward.adapters.dry_runs import DryRunEdges, as_left
 from steward.adapters.ecs import Ecs
 from steward.adapters.edge_notices import EdgeNotices
 from steward.adapters.holding import HoldClaim, Holds, WriteLimits
+from steward.adapters.rds import Rds
 from steward.adapters.schedules import SchedulesDocument, Unusable
+from steward.adapters.state import StateUnavailable
 from steward.adapters.tag_notices import TagNotices
-from steward.apply import REPORTED, Change, Status, apply
+from steward.apply import REPORTED, Applied, Change, Status, apply
+from steward.domain.databases import DbAction, DbVerdict, decide_databases
 from steward.domain.edges import not_back, upcoming_stops
 from steward.domain.off_hours import Action, Verdict, decide_each, in_scope, only_restores
 from steward.domain.scope import Scope
 from steward.domain.services import TagProblem
 from steward.observability import logger, metrics
 from steward.reports.edges import heads_up_messages, not_back_messages
-from steward.reports.off_hours import Outcome, TickReport, paused_message
+from steward.reports.off_hours import DbOutcome, Outcome, TickReport, paused_message
 from steward.reports.tags import invalid_tags_messages
 from steward.runtime import Runtime
 from steward.settings.off_hours import OffHoursSettings
@@ -51,6 +57,9 @@ IAM_ACTIONS = (
     | dry_runs.IAM_ACTIONS
     | pause_actions.IAM_ACTIONS  # the handler reads the pause switch before the tick
     | edge_notices.IAM_ACTIONS
+    | rds.FIND_ACTIONS
+    | rds.STOP_START_ACTIONS
+    | db_holds.IAM_ACTIONS
 )
 RESTORE_LOOKBACK = timedelta(
     hours=1
@@ -62,34 +71,47 @@ class Adapters(Struct, frozen=True):
     holds: Holds
     schedules: SchedulesDocument
     dry_runs: DryRunEdges
+    rds: Rds
+    db_holds: DatabaseHolds
 
 
 def connect(rt: Runtime[OffHoursSettings]) -> Adapters:
-    ecs = Ecs(rt.aws)
+    ecs, database = Ecs(rt.aws), Rds(rt.aws)
     limits = WriteLimits.per_second(rt.settings.writes_per_second)
     return Adapters(
         ecs,
         Holds(ecs, rt.state, limits),
         SchedulesDocument(rt.aws, rt.state, rt.settings.schedules_parameter),
         DryRunEdges(rt.state, active=rt.settings.dry_run),
+        database,
+        DatabaseHolds(database, rt.state, limits.ecs),
     )
+
+
+class Observed(Struct, frozen=True):
+    """What one tick decided: for each service, and for each database."""
+
+    services: list[Verdict]
+    databases: list[DbVerdict]
 
 
 # ------------------------------------------------------------------------------------------ the tick
 
 
-def plan_tick(rt: Runtime[OffHoursSettings], now: datetime) -> list[Verdict] | Unusable:
-    """What a tick at `now` decides for each tagged service in the stack's scope, and why; or why the schedules
-    cannot be used."""
+def plan_tick(rt: Runtime[OffHoursSettings], now: datetime) -> Observed | Unusable:
+    """What a tick at `now` decides for each tagged service and database in the stack's scope, and why; or why the
+    schedules cannot be used."""
     return observe_and_decide(connect(rt), rt.settings.scope, now)
 
 
-def observe_and_decide(adapters: Adapters, scope: Scope, now: datetime) -> list[Verdict] | Unusable:
-    """The services in scope, and those this stack holds that have left it since (they only come back)."""
+def observe_and_decide(adapters: Adapters, scope: Scope, now: datetime) -> Observed | Unusable:
+    """The services and databases in scope, and those this stack holds that have left it since (they only come
+    back). A database waits for the services of its schedule: it is decided against what they run now."""
     schedules = adapters.schedules.read()
     if isinstance(schedules, Unusable):
         return schedules
-    real = adapters.holds.records()
+    items = adapters.holds.items()
+    real = adapters.holds.records(items)
     # A dry run decides against the holds it reported, as the live run decides against the ones it wrote.
     pretend = adapters.dry_runs.pretend_holds(now, held=real)
     records = {**pretend, **real}
@@ -99,23 +121,30 @@ def observe_and_decide(adapters: Adapters, scope: Scope, now: datetime) -> list[
     ours = {key: record for key, record in records.items() if record.restore or key in inside}
     views = as_left(in_scope([*services.inside, *outside.values()], ours), pretend)
     verdicts = decide_each(views, schedules, ours, now)
-    return [
+    service_verdicts = [
         only_restores(v, f"outside this stack's scope ({scope.label})") if v.service.key in outside else v
         for v in verdicts
     ]
+    db_records = adapters.db_holds.records(items)
+    held_dbs = {key for key, record in db_records.items() if record.hold is not None}
+    databases = adapters.rds.databases_in(scope, held_dbs)
+    return Observed(service_verdicts, decide_databases(databases, schedules, db_records, services.inside, now))
 
 
 def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
     adapters, dry_run = connect(rt), rt.settings.dry_run
-    verdicts = observe_and_decide(adapters, rt.settings.scope, now)
-    if isinstance(verdicts, Unusable):
-        return report_unusable(rt, adapters, verdicts, dry_run)
+    observed = observe_and_decide(adapters, rt.settings.scope, now)
+    if isinstance(observed, Unusable):
+        return report_unusable(rt, adapters, observed, dry_run)
+    verdicts = observed.services
     changes = plan(with_targets(verdicts, adapters.ecs), adapters.holds, adapters.dry_runs, now)
+    db_changes = [plan_database(verdict, adapters, now) for verdict in observed.databases]
     with ThreadPoolExecutor(max_workers=rt.settings.max_concurrency) as pool:
         outcomes = list(pool.map(partial(act, dry_run=dry_run), changes))
+        db_outcomes = list(pool.map(partial(act_on_database, adapters=adapters, now=now, dry_run=dry_run), db_changes))
     say_invalid_tags(rt, verdicts, now)
     say_around_edges(rt, adapters, verdicts, now)
-    return report(rt, TickReport(outcomes, now, dry_run))
+    return report(rt, TickReport(outcomes, now, dry_run, databases=db_outcomes))
 
 
 def with_targets(verdicts: list[Verdict], ecs: Ecs) -> list[Verdict]:
@@ -148,6 +177,49 @@ def change(verdict: Verdict, holds: Holds, now: datetime) -> Change[Verdict]:
     return Change(verdict)
 
 
+def plan_database(verdict: DbVerdict, adapters: Adapters, now: datetime) -> Change[DbVerdict]:
+    """A new hold is claimed by writing it; a held database AWS started is stopped again by the one run that moves
+    its last stop; a dry run reports each would-be change once per edge."""
+    db, decision, holds = verdict.database, verdict.decision, adapters.db_holds
+    hold = decision.hold
+    reported = adapters.dry_runs.claim_database(db.key, decision.action, decision.hold, decision.edge_id, now)
+    if decision.action is DbAction.STOP and hold is not None:
+        claim = DatabaseHoldClaim(holds, db, hold) if decision.new_hold else RestopClaim(holds, db, hold, now)
+        return Change(verdict, make=partial(holds.stop, db, hold, now), claim=claim, dry_run_claim=reported)
+    if decision.action is DbAction.START and hold is not None:
+        return Change(verdict, make=partial(holds.start, db, hold, now), dry_run_claim=reported)
+    if decision.action is DbAction.RELEASE and hold is not None:
+        return Change(verdict, make=partial(holds.release, db, hold, now))
+    if decision.action is DbAction.MARK:
+        return Change(verdict, make=partial(holds.mark, db, decision.edge_id, now))
+    return Change(verdict)
+
+
+def act_on_database(planned: Change[DbVerdict], *, adapters: Adapters, now: datetime, dry_run: bool) -> DbOutcome:
+    """A database AWS refuses to stop for good is tried again at the next off edge, never every tick."""
+    applied = apply(planned, dry_run=dry_run, raise_transient=False)
+    if applied.status is not Status.FAILED:
+        return DbOutcome(applied)
+    verdict, cause = applied.decision, applied.cause
+    logger.warning(
+        "off-hours database action failed",
+        extra={"database": verdict.database.key, "action": verdict.decision.action, "error": applied.error},
+    )
+    hold = verdict.decision.hold
+    lasting = isinstance(cause, Exception) and not is_transient(cause) and not isinstance(cause, StateUnavailable)
+    if verdict.decision.action is DbAction.STOP and hold is not None and lasting:
+        _remember_refusal(adapters, applied, hold.edge_id, now)
+    return DbOutcome(applied, error=_short(cause))
+
+
+def _remember_refusal(adapters: Adapters, applied: Applied[DbVerdict], edge_id: str, now: datetime) -> None:
+    db = applied.decision.database
+    try:
+        adapters.db_holds.mark(db, edge_id, now, refused=_short(applied.cause))
+    except REPORTED as error:
+        logger.warning("database refusal not recorded", extra={"database": db.key, "error": str(error)})
+
+
 def act(planned: Change[Verdict], *, dry_run: bool) -> Outcome:
     # One service's AWS error is reported, never raised: the next tick retries it (its hold claim stays, see HoldClaim).
     applied = apply(planned, dry_run=dry_run, raise_transient=False)
@@ -175,6 +247,19 @@ def report(rt: Runtime[OffHoursSettings], tick: TickReport) -> dict[str, Any]:
                 "reason": outcome.decision.reason,
                 "done": outcome.done,
                 "error": outcome.error,
+                "dry_run": tick.dry_run,
+            },
+        )
+    for db in tick.databases:
+        log = logger.debug if db.decision.action is DbAction.NONE and not db.error else logger.info
+        log(
+            "off-hours database decision",
+            extra={
+                "database": db.database.key,
+                "action": db.decision.action,
+                "reason": db.decision.reason,
+                "done": db.applied.status is Status.DONE,
+                "error": db.error,
                 "dry_run": tick.dry_run,
             },
         )
