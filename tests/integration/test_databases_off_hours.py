@@ -4,6 +4,7 @@ morning, stays down through AWS's seven-day automatic start, and what cannot be 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 from unittest import mock
 
@@ -24,7 +25,7 @@ from devtools.platform import (
 from devtools.slack_standin import SlackStandIn
 
 from steward.handlers import off_hours
-from tests.conftest import STATE_TABLE
+from tests.conftest import STATE_TABLE, load_event
 
 FRIDAY_EVENING = "2026-11-27T19:00:00Z"  # 20:00 Berlin: office-hours ends, the services stop
 FRIDAY_LATER = "2026-11-27T19:10:00Z"  # the next tick: the services are down, the databases stop
@@ -226,3 +227,58 @@ def _holidays_until(last: str) -> None:
     boto3.client("ssm").put_parameter(
         Name=SCHEDULES_PARAMETER, Type="String", Value=json.dumps(document), Overwrite=True
     )
+
+
+def database_event(event_id: str, now: str) -> dict[str, Any]:
+    """The captured RDS-EVENT-0154 sample, about the platform's instance; the 'started' variant (RDS-EVENT-0088, no
+    public EventBridge capture) is derived from it with the event list's text."""
+    event = copy.deepcopy(load_event("off_hours/DatabaseEvent--instance-auto-started.json"))
+    arn = boto3.client("rds").describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"][0]["DBInstanceArn"]
+    event.update(time=now, resources=[arn], account=arn.split(":")[4])
+    event["detail"].update(SourceArn=arn, SourceIdentifier=DATABASE, EventID=event_id)
+    if event_id == "RDS-EVENT-0088":
+        event["detail"]["Message"] = "DB instance started."
+    return event
+
+
+def test_aws_announcing_its_automatic_start_gets_the_database_stopped_again_once_it_has_started(
+    platform: None, lambda_context: Any
+) -> None:
+    tick(FRIDAY_EVENING, lambda_context)
+    tick(FRIDAY_LATER, lambda_context)
+    _holidays_until("2026-12-13")
+
+    # AWS says it is starting the held instance (twice: EventBridge delivers at least once), then that it started.
+    noted = off_hours.lambda_handler(database_event("RDS-EVENT-0154", "2026-12-01T10:00:00Z"), lambda_context)
+    again = off_hours.lambda_handler(database_event("RDS-EVENT-0154", "2026-12-01T10:00:00Z"), lambda_context)
+    boto3.client("rds").start_db_instance(DBInstanceIdentifier=DATABASE)
+    started = off_hours.lambda_handler(database_event("RDS-EVENT-0088", "2026-12-01T10:09:00Z"), lambda_context)
+
+    assert (noted["outcome"], again["outcome"]) == ("noted", "already-noted")
+    assert reasons(started, "stopped")[INSTANCE].startswith("started by AWS after 7 days stopped; stopped again")
+    assert states()[INSTANCE] == "stopped"
+
+
+def test_a_database_started_by_hand_is_left_running_when_its_started_event_arrives(
+    platform: None, lambda_context: Any
+) -> None:
+    tick(FRIDAY_EVENING, lambda_context)
+    tick(FRIDAY_LATER, lambda_context)
+    boto3.client("rds").start_db_instance(DBInstanceIdentifier=DATABASE)
+
+    started = off_hours.lambda_handler(database_event("RDS-EVENT-0088", "2026-11-28T09:00:00Z"), lambda_context)
+
+    assert started["changed"] == 0
+    assert states()[INSTANCE] == "available"
+
+
+def test_an_event_about_a_database_this_stack_does_not_hold_changes_nothing(
+    platform: None, lambda_context: Any, aws_calls: list[str]
+) -> None:
+    event = database_event("RDS-EVENT-0088", "2026-11-28T09:00:00Z")
+    aws_calls.clear()
+
+    result = off_hours.lambda_handler(event, lambda_context)
+
+    assert result["outcome"] == "not-held"
+    assert not [call for call in aws_calls if call.startswith("rds.")]

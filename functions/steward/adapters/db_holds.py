@@ -133,9 +133,12 @@ class DatabaseHolds:
         self._state.put(key_of(db.key), {"edge_id": edge_id, "refused": refused or None}, expires=now + MARKER_LIFETIME)
 
     def note_auto_start(self, db_key: str, at: datetime) -> bool:
-        """AWS announced it is starting a held database: the next look at it stops it again. False: not held."""
+        """AWS announced it is starting a held database: the next look at it stops it again. False: not held (or
+        already noted: the event came twice)."""
         written = self._state.update(
-            key_of(db_key), {"auto_started_at": at.isoformat()}, condition="attribute_exists(stopped_at)"
+            key_of(db_key),
+            {"auto_started_at": at.isoformat()},
+            condition="attribute_exists(stopped_at) AND attribute_not_exists(auto_started_at)",
         )
         return written is not None
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from steward.adapters.aws import AwsClients
 from steward.domain.databases import (
     CLUSTER,
@@ -100,6 +102,20 @@ class Rds:
         }
         views = [instance_view(raw) for raw in instances] + [cluster_view(raw, member_classes) for raw in clusters]
         return [view for view in views if view.key in held or _ours(scope, view)]
+
+    def database(self, key: str) -> DatabaseView:
+        """One database by its key ('instance/ID' or 'cluster/ID'): one Describe call; a gone view if RDS has none."""
+        kind, _, identifier = key.partition("/")
+        try:
+            if kind == INSTANCE:
+                found = self._aws.rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+                return instance_view(found[0])
+            found = self._aws.rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+            return cluster_view(found[0], {})
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("DBInstanceNotFound", "DBClusterNotFoundFault"):
+                return DatabaseView(kind, identifier, "", "", "", {}, exists=False)
+            raise
 
     def stop(self, db: DatabaseView) -> None:
         if db.kind == INSTANCE:

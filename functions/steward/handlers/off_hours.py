@@ -1,24 +1,30 @@
-"""OffHoursFunction: every tick, stop what should be off and start what should be on (SPEC §3)."""
+"""OffHoursFunction: every tick, stop what should be off and start what should be on (SPEC §3); and when RDS starts
+a database, stop it again if its schedule says off and Steward held it stopped (AWS's seven-day automatic start)."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from steward.models.rds import RdsClusterEvent, RdsInstanceEvent
 from steward.models.schedules import OffHoursTick
 from steward.observability import logger, metrics, traced
-from steward.runtime import Rejected, held_back_by_pause, parse, runtime
+from steward.runtime import Accepts, Rejected, held_back_by_pause, runtime
 from steward.settings.off_hours import OffHoursSettings
 from steward.workflows import off_hours
 
 SETTINGS = OffHoursSettings
+ACCEPTS = Accepts(OffHoursTick, RdsInstanceEvent, RdsClusterEvent)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    tick = parse(OffHoursTick, event)
-    if isinstance(tick, Rejected):
-        return tick.result()
+    signal = ACCEPTS.parse(event)
+    if isinstance(signal, Rejected):
+        return signal.result()
     rt = runtime(SETTINGS)
-    return held_back_by_pause(rt, tick.now, "off-hours") or off_hours.run_tick(rt, now=tick.now)
+    if isinstance(signal, OffHoursTick):
+        return held_back_by_pause(rt, signal.now, "off-hours") or off_hours.run_tick(rt, now=signal.now)
+    assert isinstance(signal, RdsInstanceEvent | RdsClusterEvent)
+    return held_back_by_pause(rt, signal.time, "off-hours") or off_hours.on_database_event(rt, signal)

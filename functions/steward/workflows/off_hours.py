@@ -41,6 +41,7 @@ from steward.domain.edges import not_back, upcoming_stops
 from steward.domain.off_hours import Action, Verdict, decide_each, in_scope, only_restores
 from steward.domain.scope import Scope
 from steward.domain.services import TagProblem
+from steward.models.rds import RdsClusterEvent, RdsInstanceEvent
 from steward.observability import logger, metrics
 from steward.reports.edges import heads_up_messages, not_back_messages
 from steward.reports.off_hours import DbOutcome, Outcome, TickReport, paused_message
@@ -145,6 +146,29 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
     say_invalid_tags(rt, verdicts, now)
     say_around_edges(rt, adapters, verdicts, now)
     return report(rt, TickReport(outcomes, now, dry_run, databases=db_outcomes))
+
+
+def on_database_event(rt: Runtime[OffHoursSettings], event: RdsInstanceEvent | RdsClusterEvent) -> dict[str, Any]:
+    """AWS starting a database it held stopped for seven days is noted, so the first look at it once it is available
+    stops it again; a database started (by AWS or by hand) is decided at once if this stack holds it. A database it
+    does not hold is left to the next tick, which sees its services too."""
+    adapters, now, key = connect(rt), event.time, event.database_key
+    holds = adapters.db_holds
+    record = holds.records(adapters.holds.items()).get(key)
+    logger.info("database event", extra={"database": key, "event": event.detail.event_id, "held": bool(record)})
+    if record is None or record.hold is None:
+        return {"outcome": "not-held", "database": key, "changed": 0}
+    if event.auto_starting:
+        # Said in the log only: the tick that stops it again says so in Slack.
+        noted = rt.settings.dry_run or holds.note_auto_start(key, now)
+        return {"outcome": "noted" if noted else "already-noted", "database": key, "changed": 0}
+    schedules = adapters.schedules.read()
+    if isinstance(schedules, Unusable):
+        return report_unusable(rt, adapters, schedules, rt.settings.dry_run)
+    verdicts = decide_databases([adapters.rds.database(key)], schedules, {key: record}, [], now)
+    act_on = partial(act_on_database, adapters=adapters, now=now, dry_run=rt.settings.dry_run)
+    outcomes = [act_on(plan_database(verdict, adapters, now)) for verdict in verdicts]
+    return report(rt, TickReport([], now, rt.settings.dry_run, databases=outcomes))
 
 
 def with_targets(verdicts: list[Verdict], ecs: Ecs) -> list[Verdict]:

@@ -1,0 +1,52 @@
+"""RDS events the off-hours function reads: a database AWS starts after seven days stopped, and a database started.
+
+An RDS event is known by its `detail.EventID`, never its `Message` (AWS's wording varies by a final period between
+the event list and delivered events); the database is named by `detail.SourceArn` (captured instance events carry a
+bare `SourceIdentifier`, the documented examples an `rds:`-prefixed one). RDS User Guide, "Amazon RDS event
+categories and event messages"; Aurora User Guide, the same page for clusters.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+
+from steward.models.base import EventBridgeEnvelope, Model
+
+# RDS-EVENT-0154 / RDS-EVENT-0153: "DB instance / DB cluster is being started due to it exceeding the maximum allowed
+# time being stopped"; RDS-EVENT-0088 / RDS-EVENT-0151: "DB instance started" / "DB cluster started".
+AUTO_STARTING = frozenset({"RDS-EVENT-0154", "RDS-EVENT-0153"})
+STARTED = frozenset({"RDS-EVENT-0088", "RDS-EVENT-0151"})
+
+
+class RdsEventDetail(Model):
+    # Only the events the template's rule delivers; any other RDS event is not one this function handles.
+    event_id: Literal["RDS-EVENT-0154", "RDS-EVENT-0153", "RDS-EVENT-0088", "RDS-EVENT-0151"] = Field(alias="EventID")
+    source_arn: str = Field(alias="SourceArn", pattern=r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:(db|cluster):.+$")
+    message: str = Field(default="", alias="Message")
+
+
+class _RdsEvent(EventBridgeEnvelope):
+    source: Literal["aws.rds"]
+    detail: RdsEventDetail
+
+    @property
+    def database_key(self) -> str:
+        """'instance/ID' or 'cluster/ID', as Steward's records name the database."""
+        parts = self.detail.source_arn.split(":", 6)
+        return f"{'instance' if parts[5] == 'db' else 'cluster'}/{parts[6]}"
+
+    @property
+    def auto_starting(self) -> bool:
+        return self.detail.event_id in AUTO_STARTING
+
+    @property
+    def started(self) -> bool:
+        return self.detail.event_id in STARTED
+
+
+class RdsInstanceEvent(_RdsEvent):
+    detail_type: Literal["RDS DB Instance Event"] = Field(alias="detail-type")
+
+
+class RdsClusterEvent(_RdsEvent):
+    detail_type: Literal["RDS DB Cluster Event"] = Field(alias="detail-type")
