@@ -119,6 +119,19 @@ def main() -> int:
             misses.append(f"off-hours {figure.services} {figure.scenario}: {figure.requests} > {figure.budget}")
     section += table(["services", "tick", "requests", "target", "naive", "naive ÷ Steward"], rows)
 
+    dbs = off_hours.database_counts()
+    section += [
+        "",
+        f"With {dbs.databases} databases (150 RDS instances, 50 Aurora clusters) beside {dbs.services} services: "
+        f"a tick with nothing due makes **{dbs.quiet}** requests (target {dbs.quiet_target}: the services' "
+        f"target + ceil(D/100) + 2); each database stopped costs **{dbs.per_stop:.1f}** requests and each started "
+        f"**{dbs.per_start:.1f}** (target ≤ 3).",
+    ]
+    if dbs.quiet > dbs.quiet_target:
+        misses.append(f"off-hours with databases, quiet: {dbs.quiet} > {dbs.quiet_target}")
+    if max(dbs.per_stop, dbs.per_start) > 3:
+        misses.append(f"database transition: {max(dbs.per_stop, dbs.per_start):.1f} requests (target ≤ 3)")
+
     section += ["", "## Other functions: AWS requests per run", ""]
     rows = []
     run_figures = requests.spot() + requests.rollback() + requests.budget() + requests.digest()

@@ -129,6 +129,58 @@ def request_counts(sizes: tuple[int, ...] = (10, 100, 1000)) -> list[TickFigures
     return figures
 
 
+@dataclass
+class DatabaseFigures:
+    services: int
+    databases: int
+    quiet: int  # requests of a tick with nothing due, services and databases together
+    quiet_target: int  # the services' quiet-tick target + ceil(D/100) + 2
+    per_stop: float  # requests per database stopped, beyond what the same tick costs with nothing due
+    per_start: float
+    calls: dict[str, int] = field(default_factory=dict)
+
+
+def seed_databases(count: int) -> None:
+    """`count` databases: three RDS PostgreSQL instances to one Aurora cluster (each with its writer), on the
+    services' schedule."""
+    from devtools.platform import create_aurora_cluster, create_database
+
+    rds = boto3.client("rds")
+    office = {"steward:schedule": "office-hours"}
+    for index in range(count):
+        if index % 4 == 3:
+            create_aurora_cluster(rds, f"aurora-{index:04d}", writer=f"aurora-{index:04d}-1", tags=office)
+        else:
+            create_database(rds, f"db-{index:04d}", tags=office)
+
+
+def database_counts(services: int = 1000, databases: int = 200) -> DatabaseFigures:
+    """A quiet tick with services and databases together, and what each database's stop and start cost on top."""
+    from steward.runtime import shared_aws
+
+    with platform(services):
+        seed_databases(databases)
+        quiet, _, _ = run_tick(MIDDAY, WRITES_PER_SECOND="100")
+        calls = dict(shared_aws().calls)
+        run_tick(EVENING, WRITES_PER_SECOND="100")  # the services stop; the databases wait for them
+        stopping, _, stopped = run_tick("2026-11-27T19:10:00Z", WRITES_PER_SECOND="100")
+        assert len(stopped["databases"]["stopped"]) == databases, stopped["databases"]
+        held, _, _ = run_tick("2026-11-27T19:20:00Z", WRITES_PER_SECOND="100")
+        before, _, _ = run_tick("2026-11-30T05:40:00Z", WRITES_PER_SECOND="100")
+        starting, _, started = run_tick("2026-11-30T05:45:00Z", WRITES_PER_SECOND="100")
+        assert len(started["databases"]["started"]) == databases, started["databases"]
+    services_target = math.ceil(services / 10) + math.ceil(services / 100) + 20
+    return DatabaseFigures(
+        services,
+        databases,
+        quiet,
+        services_target + math.ceil(databases / 100) + 2,
+        (stopping - held) / databases,
+        (starting - before) / databases,
+        calls,
+    )
+
+
 def latency_run(concurrency: str, rate: str, services: int = 1000, latency: float = 0.05) -> dict[str, float]:
     """The evening tick for `services` services with `latency` seconds added to every AWS request."""
     from steward.adapters import aws as aws_adapter

@@ -32,6 +32,8 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel, Shape
+from moto.core.responses import ActionResult
+from moto.rds.responses import RDSResponse
 
 HANDLERS = ("off_hours", "spot_fallback", "deploy_rollback", "budget_alert", "cost_report")
 MOTO_ACCOUNT = "123456789012"  # moto's default account, the one every test world uses
@@ -549,6 +551,7 @@ def install(layer: StrictAws, setattr: Setattr) -> StrictAws:
 
     setattr(BaseClient, "_make_api_call", strict_call)
     setattr(AwsClients, "use", strict_use)
+    setattr(RDSResponse, "describe_db_clusters", _paged_db_clusters)
     for name in HANDLERS:
         try:
             module = importlib.import_module(f"steward.handlers.{name}")
@@ -557,6 +560,20 @@ def install(layer: StrictAws, setattr: Setattr) -> StrictAws:
         setattr(module, "lambda_handler", _following(layer, module.lambda_handler))
     setattr(_this_module(), "_active", layer)
     return layer
+
+
+def _paged_db_clusters(self: RDSResponse) -> ActionResult:
+    """moto answers DescribeDBClusters in one page whatever MaxRecords says, where AWS pages at MaxRecords (at most
+    100); paged as DescribeDBInstances already is, so request counts are those AWS would see."""
+    clusters = list(
+        self.backend.describe_db_clusters(
+            db_cluster_identifier=self.params.get("DBClusterIdentifier"),
+            filters={f["Name"]: f["Values"] for f in self.params.get("Filters", [])},
+        )
+    )
+    start, size = int(self.params.get("Marker") or 0), int(self.params.get("MaxRecords") or 100)
+    following = {"Marker": str(start + size)} if start + size < len(clusters) else {}
+    return ActionResult({"DBClusters": clusters[start : start + size], **following})
 
 
 def _following(layer: StrictAws, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
