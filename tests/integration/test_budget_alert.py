@@ -8,7 +8,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from devtools.platform import seed_reference_platform, service_sizes
+from devtools.platform import (
+    create_aurora_cluster,
+    create_database,
+    database_states,
+    seed_reference_platform,
+    service_sizes,
+)
 from devtools.slack_standin import SlackStandIn
 from moto.ce.models import ce_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -452,3 +458,132 @@ def test_a_connection_error_claiming_the_escalation_raises_and_the_retry_alerts(
 
     assert retry["outcome"] == "alerted"
     assert len(slack.messages) == 1
+
+
+# ------------------------------------------------------------------------------------------ databases
+
+
+def rds_states() -> dict[str, str]:
+    return database_states(boto3.session.Session())
+
+
+def database_hold(key: str) -> dict[str, Any]:
+    item: dict[str, Any] = boto3.client("dynamodb").get_item(
+        TableName=STATE_TABLE, Key={"pk": {"S": f"database#{key}"}, "sk": {"S": "off-hours"}}
+    )["Item"]
+    return item
+
+
+def tick(now: str, context: Any) -> dict[str, Any]:
+    result: dict[str, Any] = off_hours.lambda_handler(
+        {"source": "steward.scheduler", "task": "off-hours-tick", "now": now}, context
+    )
+    return result
+
+
+@pytest.fixture
+def dev_databases(budgets: None) -> None:
+    """The dev databases the dev-monthly selector (env=dev) matches: two it can stop, three it must spare."""
+    rds = boto3.client("rds")
+    create_database(rds, "orders-db", tags={"env": "dev"})
+    create_aurora_cluster(rds, "analytics", writer="analytics-1", tags={"env": "dev"})
+    create_database(rds, "ledger-db", tags={"env": "dev", "steward:protected": "true"})
+    create_database(rds, "reports-db", tags={"env": "dev"})
+    rds.create_db_instance_read_replica(
+        DBInstanceIdentifier="reports-replica",
+        SourceDBInstanceIdentifier="reports-db",
+        Tags=[{"Key": "steward:environment", "Value": "dev"}, {"Key": "env", "Value": "dev"}],
+    )
+    create_database(rds, "billing-db", tags={"env": "prod"})  # not selected
+
+
+def test_100_percent_actual_stops_the_selected_databases_until_the_period_resets(
+    dev_databases: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    # Given the dev databases, a protected one and a read replica with its source among them
+    # When the budget reaches 100 % (Friday 27 November, 21:05 UTC)
+    result = run(load_event(MONTHLY_100), lambda_context)
+
+    # Then the two it can stop are stopped and held until the period resets, the others left running
+    assert result["stopped_databases"] == ["instance/orders-db", "cluster/analytics"]
+    states = rds_states()
+    assert states["instance/orders-db"] == "stopped"
+    assert states["cluster/analytics"] == "stopped"
+    for running in ("ledger-db", "reports-db", "reports-replica", "billing-db"):
+        assert states[f"instance/{running}"] == "available"
+    hold = database_hold("instance/orders-db")
+    assert hold["stopped_by"]["S"] == "budget:dev-monthly"
+    assert hold["hold_until"]["S"] == "2026-12-01T00:00:00+00:00"
+    assert database_hold("cluster/analytics")["classes"]["L"] == [{"S": "db.r6g.large"}]
+    # and the alert lists the databases stopped, when they start, and the spared ones with AWS's reasons
+    text = "\n".join(block["text"]["text"] for block in slack.messages[-1].blocks if "text" in block)
+    assert "Also stopped 2 database(s)" in text
+    assert "instance/orders-db" in text and "cluster/analytics" in text
+    assert "They start at 2026-12-01T00:00Z, when the budget period resets" in text
+    assert (
+        "aws rds add-tags-to-resource --resource-name arn:aws:rds:eu-central-1:123456789012:db:orders-db"
+        " --tags Key=steward:keep-awake-until,Value=2026-12-01T00:00Z" in text
+    )
+    assert "*Spared databases* (3)" in text
+    assert "• steward:protected (1): `instance/ledger-db`" in text
+    assert "read replica of reports-db: AWS cannot stop a read replica (1): `instance/reports-replica`" in text
+    assert "source of read replica reports-replica" in text and "`instance/reports-db`" in text
+    assert "billing-db" not in text
+
+    # When off-hours ticks over the weekend, then on the 1st of December (a new budget period)
+    tick("2026-11-29T20:00:00Z", lambda_context)
+    assert rds_states()["instance/orders-db"] == "stopped"
+    morning = tick("2026-12-01T00:05:00Z", lambda_context)
+
+    # Then the databases the budget stopped start again
+    assert {line["database"] for line in morning["databases"]["started"]} == {"instance/orders-db", "cluster/analytics"}
+    assert rds_states()["instance/orders-db"] == "available"
+    assert rds_states()["cluster/analytics"] == "available"
+
+
+def test_a_budget_held_database_on_a_schedule_starts_at_its_next_scheduled_start(
+    budgets: None, lambda_context: Any
+) -> None:
+    # Given the platform's databases on office-hours, also tagged env=dev
+    rds = boto3.client("rds")
+    create_database(rds, "orders-db", tags={"env": "dev", "steward:schedule": "office-hours"})
+    run(load_event(MONTHLY_100), lambda_context)  # Friday 21:05 UTC: stopped by the budget
+    assert rds_states()["instance/orders-db"] == "stopped"
+
+    # When off-hours ticks through the weekend, then 15 minutes before Monday's office hours
+    for weekend in ("2026-11-27T21:10:00Z", "2026-11-28T12:00:00Z", "2026-11-30T05:40:00Z"):
+        tick(weekend, lambda_context)
+        assert rds_states()["instance/orders-db"] == "stopped"
+    early = tick("2026-11-30T05:45:00Z", lambda_context)
+
+    # Then it starts ahead of its services, before the budget period resets
+    assert [line["database"] for line in early["databases"]["started"]] == ["instance/orders-db"]
+    assert rds_states()["instance/orders-db"] == "available"
+
+
+def test_a_selector_matching_only_databases_aws_cannot_stop_says_why_nothing_stopped(
+    aws: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUDGET_ACTIONS", '{"dev-monthly": {"action": "stop", "selector": {"team": "data"}}}')
+    rds = boto3.client("rds")
+    create_aurora_cluster(rds, "events", tags={"team": "data"}, EngineMode="serverless")
+
+    result = run(load_event(MONTHLY_100), lambda_context)
+
+    assert result["stopped_databases"] == []
+    assert rds_states()["cluster/events"] == "available"
+    assert "matches 1 database(s), none of them to stop" in result["action"]
+    assert "Aurora Serverless v1: AWS cannot stop it" in result["action"]
+
+
+def test_dry_run_names_the_databases_it_would_stop_and_stops_none(
+    dev_databases: None, lambda_context: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRY_RUN", "true")
+
+    result = run(load_event(MONTHLY_100), lambda_context)
+
+    assert result["stopped_databases"] == ["instance/orders-db (dry run)", "cluster/analytics (dry run)"]
+    assert rds_states()["instance/orders-db"] == "available"
+    assert rds_states()["cluster/analytics"] == "available"
+    assert "orders-db (dry run)" in "\n".join(b["text"]["text"] for b in slack.messages[0].blocks if "text" in b)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from steward.domain.budgets import select_for_stop
+from steward.domain.budgets import select_for_stop, with_databases
+from steward.domain.databases import DatabaseHold, DatabaseRecord, DatabaseView
 from steward.domain.services import OffHoursRecord, RestoreRecord, ServiceView
 
 NOW = datetime(2026, 11, 27, 21, 5, tzinfo=UTC)
@@ -57,3 +58,57 @@ def test_a_selector_no_service_carries_says_so_and_names_it() -> None:
 
     assert selection.matched == 0
     assert "the selector env=development matches no service" in selection.nothing_to_stop()
+
+
+def database(identifier: str, *, status: str = "available", refusal: str | None = None, **tags: str) -> DatabaseView:
+    return DatabaseView(
+        kind="instance",
+        identifier=identifier,
+        arn=f"arn:aws:rds:eu-central-1:123456789012:db:{identifier}",
+        engine="postgres",
+        status=status,
+        tags={"env": "dev", **tags},
+        classes=("db.t4g.medium",),
+        refusal=refusal,
+    )
+
+
+def test_selected_databases_are_stopped_unless_protected_awake_unstoppable_held_or_not_available() -> None:
+    held = {"instance/held": DatabaseRecord("x", DatabaseHold(stopped_at=NOW, stopped_by="schedule", edge_id="x"))}
+    databases = [
+        database("orders"),
+        database("guarded", **{"steward:protected": "true"}),
+        database("awake", **{"steward:keep-awake-until": "2026-11-28T23:00:00Z"}),
+        database("replica", refusal="read replica of orders: AWS cannot stop a read replica"),
+        database("held", status="stopped"),
+        database("idle", status="stopped"),
+        database("busy", status="modifying"),
+        database("other", env="prod"),
+    ]
+
+    selection = with_databases(select_for_stop([], {}, {"env": "dev"}, NOW), databases, held, NOW)
+
+    assert [db.key for db in selection.databases] == ["instance/orders"]
+    assert selection.spared_databases == {
+        "instance/guarded": "steward:protected",
+        "instance/awake": "kept awake by steward:keep-awake-until",
+        "instance/replica": "read replica of orders: AWS cannot stop a read replica",
+        "instance/held": "already held stopped by Steward",
+        "instance/idle": "already stopped",
+        "instance/busy": "modifying: AWS stops only an available database",
+    }
+    assert selection.has_work
+
+
+def test_a_selector_matching_only_spared_databases_says_so() -> None:
+    databases = [database("replica", refusal="read replica of orders: AWS cannot stop a read replica")]
+
+    selection = with_databases(
+        select_for_stop([service("api", desired=0)], {}, {"env": "dev"}, NOW), databases, {}, NOW
+    )
+
+    assert not selection.has_work
+    assert selection.nothing_to_stop().startswith(
+        "the selector env=dev matches 1 service(s) and 1 database(s), none of them to stop (already at 0 tasks; "
+        "read replica of orders: AWS cannot stop a read replica)"
+    )

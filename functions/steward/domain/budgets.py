@@ -1,4 +1,5 @@
-"""Budget alert decisions: which period an alert belongs to, whether to act on it, and which services to stop."""
+"""Budget alert decisions: which period an alert belongs to, whether to act on it, and which services and databases
+to stop."""
 
 from __future__ import annotations
 
@@ -7,8 +8,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from msgspec import Struct
+from msgspec.structs import replace
 
-from steward.domain.services import OffHoursRecord, RestoreRecord, ScalableTarget, ServiceView, kept_awake
+from steward.domain.databases import DatabaseHold, DatabaseRecord, DatabaseView
+from steward.domain.services import (
+    KEEP_AWAKE_TAG,
+    PROTECTED_TAG,
+    InvalidTag,
+    OffHoursRecord,
+    RestoreRecord,
+    ScalableTarget,
+    ServiceView,
+    kept_awake,
+)
 from steward.models.budgets import BudgetNotification
 
 
@@ -180,30 +192,41 @@ def stop_candidates(
 
 
 class Selection(Struct, frozen=True):
-    """What a stop action's selector found: the services it stops, and why the other matches are spared."""
+    """What a stop action's selector found: the services and databases it stops, and why the other matches are
+    spared."""
 
     selector: dict[str, str]
     candidates: list[ServiceView]
     spared: dict[str, str]  # service key → why it is not stopped
+    databases: list[DatabaseView] = []  # the databases it stops
+    spared_databases: dict[str, str] = {}  # 'instance/ID' or 'cluster/ID' → why it is not stopped
 
     @property
     def matched(self) -> int:
-        return len(self.candidates) + len(self.spared)
+        return len(self.candidates) + len(self.spared) + self.matched_databases
+
+    @property
+    def matched_databases(self) -> int:
+        return len(self.databases) + len(self.spared_databases)
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.candidates or self.databases)
 
     def nothing_to_stop(self) -> str:
         """Why the action stopped nothing, naming the selector (the alert says it instead of an empty list)."""
         words = describe_selector(self.selector)
         if not self.matched:
             return (
-                f"the selector {words} matches no service in this stack's scope (a service must carry every one of "
-                "these tags): nothing stopped; check the selector in the BudgetActions parameter against your "
-                "services' tags"
+                f"the selector {words} matches no service or database in this stack's scope (a service or database "
+                "must carry every one of these tags): nothing stopped; check the selector in the BudgetActions "
+                "parameter against your services' and databases' tags"
             )
-        reasons = sorted(set(self.spared.values()))
-        return (
-            f"the selector {words} matches {self.matched} service(s), none of them to stop "
-            f"({'; '.join(reasons)}): nothing stopped"
-        )
+        reasons = sorted(set(self.spared.values()) | set(self.spared_databases.values()))
+        services = self.matched - self.matched_databases
+        counts = ((services, "service(s)"), (self.matched_databases, "database(s)"))
+        found = " and ".join(f"{count} {what}" for count, what in counts if count)
+        return f"the selector {words} matches {found}, none of them to stop ({'; '.join(reasons)}): nothing stopped"
 
 
 def select_for_stop(
@@ -252,6 +275,99 @@ def budget_stop(
         hold_until=decision.period.resets_at,
     )
     return BudgetStop(service, restore)
+
+
+# ------------------------------------------------------------------------------------------ databases
+
+DbSpareRule = Callable[[DatabaseView, Mapping[str, DatabaseRecord], datetime], str | None]
+
+
+def _engine_not_ours(db: DatabaseView, _records: Mapping[str, DatabaseRecord], _now: datetime) -> str | None:
+    return None if db.handled else f"engine {db.engine}: Steward stops RDS and Aurora databases only"
+
+
+def _db_protected(db: DatabaseView, _records: Mapping[str, DatabaseRecord], _now: datetime) -> str | None:
+    return PROTECTED_TAG if db.protected else None
+
+
+def _db_kept_awake(db: DatabaseView, _records: Mapping[str, DatabaseRecord], now: datetime) -> str | None:
+    until = db.keep_awake
+    awake = isinstance(until, InvalidTag) or (until is not None and until > now)
+    return f"kept awake by {KEEP_AWAKE_TAG}" if awake else None
+
+
+def _aws_cannot(db: DatabaseView, _records: Mapping[str, DatabaseRecord], _now: datetime) -> str | None:
+    return db.refusal
+
+
+def _db_held(db: DatabaseView, records: Mapping[str, DatabaseRecord], _now: datetime) -> str | None:
+    record = records.get(db.key)
+    return "already held stopped by Steward" if record is not None and record.hold is not None else None
+
+
+def _not_available(db: DatabaseView, _records: Mapping[str, DatabaseRecord], _now: datetime) -> str | None:
+    if db.status in ("stopped", "stopping"):
+        return f"already {db.status}"
+    # StopDBInstance and StopDBCluster need the database `available` (RDS API Reference, InvalidDBInstanceState).
+    return None if db.status == "available" else f"{db.status}: AWS stops only an available database"
+
+
+# In order, as off-hours spares a database: the first rule with a reason spares it.
+DB_SPARE_RULES: tuple[DbSpareRule, ...] = (
+    _engine_not_ours,
+    _db_protected,
+    _db_kept_awake,
+    _aws_cannot,
+    _db_held,
+    _not_available,
+)
+
+
+def database_spared_because(db: DatabaseView, records: Mapping[str, DatabaseRecord], now: datetime) -> str | None:
+    """Why a selected database is not stopped (what AWS cannot stop, with AWS's reason); None when it is stopped."""
+    return next((why for rule in DB_SPARE_RULES if (why := rule(db, records, now)) is not None), None)
+
+
+def with_databases(
+    selection: Selection,
+    databases: Iterable[DatabaseView],
+    records: Mapping[str, DatabaseRecord],
+    now: datetime,
+) -> Selection:
+    """The selection, plus the databases in scope carrying every selector tag: those to stop and those spared."""
+    candidates: list[DatabaseView] = []
+    spared: dict[str, str] = {}
+    for db in databases:
+        if not (db.exists and selected(db.tags, selection.selector)):
+            continue
+        why = database_spared_because(db, records, now)
+        if why is None:
+            candidates.append(db)
+        else:
+            spared[db.key] = why
+    return replace(selection, databases=candidates, spared_databases=spared)
+
+
+class BudgetDbStop(Struct, frozen=True):
+    """A database the budget action holds stopped, and the hold that brings it back when the period resets (or at
+    its next scheduled start, whichever off-hours sees first)."""
+
+    database: DatabaseView
+    hold: DatabaseHold
+
+
+def budget_db_stop(decision: AlertDecision, db: DatabaseView, now: datetime) -> BudgetDbStop:
+    """Held until the budget period resets; one edge per budget and period, as for services."""
+    by = f"budget:{decision.notification.budget_name}"
+    hold = DatabaseHold(
+        stopped_at=now,
+        stopped_by=by,
+        edge_id=f"{by}@{decision.period.key}",
+        last_stop_at=now,
+        classes=db.classes,
+        hold_until=decision.period.resets_at,
+    )
+    return BudgetDbStop(db, hold)
 
 
 def anomaly(notification: BudgetNotification, anomaly_multiple: int) -> bool:

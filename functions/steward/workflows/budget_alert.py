@@ -1,9 +1,9 @@
 """AWS Budgets notifications: one Slack alert per threshold per period (escalating once), the period's top cost
-drivers, and — only where the team configured it — stopping non-production services the off-hours way.
+drivers, and — only where the team configured it — stopping non-production services and databases the off-hours way.
 
-observe (the period; the cost drivers and the services in scope, read once the alert is claimed) → decide
-(domain/budgets.py) → plan (the alert's change guarded by its two claims; one hold per service to stop) → apply →
-report (reports/budget_alert.py).
+observe (the period; the cost drivers, the services and the databases in scope, read once the alert is claimed) →
+decide (domain/budgets.py) → plan (the alert's change guarded by its two claims; one hold per service or database to
+stop) → apply → report (reports/budget_alert.py).
 """
 
 from __future__ import annotations
@@ -22,23 +22,30 @@ from steward.adapters import costs as cost_actions
 from steward.adapters import ecs as ecs_actions
 from steward.adapters import holding
 from steward.adapters import pause as pause_actions
+from steward.adapters import rds as rds_actions
 from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
 from steward.adapters.costs import CostExplorer, CostsUnavailable
+from steward.adapters.db_holds import DatabaseHoldClaim, DatabaseHolds
 from steward.adapters.ecs import Ecs
 from steward.adapters.holding import HoldClaim, Holds, WriteLimits
 from steward.adapters.pause import PauseSwitch
+from steward.adapters.rds import Rds
 from steward.adapters.state import Key, StateStore
 from steward.apply import REPORTED, Applied, Change, Claim, Status, apply
 from steward.domain.budgets import (
     AlertDecision,
+    BudgetDbStop,
     BudgetStop,
     Selection,
+    budget_db_stop,
     budget_stop,
     cost_driver_window,
     decide_alert,
     select_for_stop,
+    with_databases,
 )
+from steward.domain.databases import DatabaseView
 from steward.domain.scope import Scope
 from steward.domain.services import ServiceView
 from steward.models.budgets import (
@@ -59,10 +66,14 @@ ESCALATION_LIFETIME = timedelta(days=40)  # counted from the end of the period
 TOP_DRIVERS = 5
 NOT_ALERTED = Decimal(-1)  # below every threshold (a real one can be 0 %): the next alert of the period escalates
 RELEASED = "released"
+# A budget stop only stops databases: off-hours starts them when the period resets.
+DATABASE_STOP_ACTIONS = frozenset({"rds:StopDBInstance", "rds:StopDBCluster"})
 
 IAM_ACTIONS = (
     ecs_actions.SCOPE_ACTIONS
     | holding.HOLD_ACTIONS
+    | rds_actions.FIND_ACTIONS
+    | DATABASE_STOP_ACTIONS
     | cost_actions.COST_DRIVER_ACTIONS
     | slack_actions.IAM_ACTIONS
     | {state_actions.WRITE, state_actions.UPDATE, state_actions.QUERY}
@@ -137,27 +148,44 @@ def alert(rt: Runtime[BudgetAlertSettings], sns: SnsMessage, notification: Budge
     adapters = Adapters.of(rt)
     sighting = Sighting(adapters, decision, rt.settings.cost_tag_key, sns.timestamp)
     claims = AlertClaims.of(rt.state, decision, sns)
-    holds: list[Applied[BudgetStop]] = []
-    change = Change(decision, make=lambda: holds.extend(hold_in_scope(adapters, sighting, sns.timestamp)), claim=claims)
+    made = Made()
+    change = Change(decision, make=lambda: hold_in_scope(adapters, sighting, sns.timestamp, made), claim=claims)
     applied = apply(change, dry_run=rt.settings.dry_run)
     if applied.status is Status.DUPLICATE:
         return {"message_id": sns.message_id, "outcome": "duplicate", "reason": claims.refused}
     if applied.cause is not None:  # AWS refused for good: raised as ever, the claims already released
         raise applied.cause
-    if applied.status is Status.DRY_RUN:
-        stopped = [f"{view.key} (dry run)" for view in sighting.seen.candidates]
-    else:
-        stopped = [hold.decision.service.key for hold in holds if hold.status is Status.DONE]
-    selection = sighting.seen.selection
-    spared = selection.spared if selection else {}
-    why_none = nothing_to_stop(decision, selection)
-    outcome = AlertOutcome(decision, sighting.seen.drivers, stopped, why_none, spared, rt.settings.aws_region)
+    dry_run = applied.status is Status.DRY_RUN
+    seen, selection = sighting.seen, sighting.seen.selection
+    outcome = AlertOutcome(
+        decision,
+        seen.drivers,
+        [f"{view.key} (dry run)" for view in seen.candidates] if dry_run else made.stopped_services(),
+        nothing_to_stop(decision, selection),
+        selection.spared if selection else {},
+        rt.settings.aws_region,
+        stopped_databases=list(seen.databases) if dry_run else made.stopped_databases(),
+        spared_databases=selection.spared_databases if selection else {},
+    )
     return report(rt, sns.message_id, outcome)
+
+
+class Made(Struct):
+    """The holds the claimed alert's action took: each service's and each database's, as applied."""
+
+    services: list[Applied[BudgetStop]] = field(default_factory=list)
+    databases: list[Applied[BudgetDbStop]] = field(default_factory=list)
+
+    def stopped_services(self) -> list[str]:
+        return [hold.decision.service.key for hold in self.services if hold.status is Status.DONE]
+
+    def stopped_databases(self) -> list[DatabaseView]:
+        return [hold.decision.database for hold in self.databases if hold.status is Status.DONE]
 
 
 def nothing_to_stop(decision: AlertDecision, selection: Selection | None) -> str:
     """Why an action that ran stopped nothing (its selector found nothing to stop), or "" when it had work."""
-    if selection is None or selection.candidates:
+    if selection is None or selection.has_work:
         return ""
     why = selection.nothing_to_stop()
     logger.warning("budget action stopped nothing", extra={"budget": decision.notification.budget_name, "reason": why})
@@ -201,12 +229,22 @@ class Adapters(Struct, frozen=True):
     costs: CostExplorer
     ecs: Ecs
     holds: Holds
-    scope: Scope  # a budget stop acts only on the services in this stack's scope
+    scope: Scope  # a budget stop acts only on the services and databases in this stack's scope
+    rds: Rds
+    db_holds: DatabaseHolds
 
     @classmethod
     def of(cls, rt: Runtime[BudgetAlertSettings]) -> Adapters:
-        ecs = Ecs(rt.aws)
-        return cls(CostExplorer(rt.aws), ecs, Holds(ecs, rt.state, WriteLimits.per_second(10)), rt.settings.scope)
+        ecs, rds = Ecs(rt.aws), Rds(rt.aws)
+        limits = WriteLimits.per_second(10)
+        return cls(
+            CostExplorer(rt.aws),
+            ecs,
+            Holds(ecs, rt.state, limits),
+            rt.settings.scope,
+            rds,
+            DatabaseHolds(rds, rt.state, limits.ecs),
+        )
 
 
 class Seen(Struct, frozen=True):
@@ -217,6 +255,11 @@ class Seen(Struct, frozen=True):
     def candidates(self) -> list[ServiceView]:
         """The services the action stops."""
         return self.selection.candidates if self.selection else []
+
+    @property
+    def databases(self) -> list[DatabaseView]:
+        """The databases the action stops."""
+        return self.selection.databases if self.selection else []
 
 
 class Sighting(Struct, dict=True):
@@ -233,9 +276,14 @@ class Sighting(Struct, dict=True):
         drivers = self.cost_drivers()
         if not self.decision.verdict.act:
             return Seen(drivers)
-        held = self.adapters.holds.records()
-        in_scope = self.adapters.ecs.services_in(self.adapters.scope).inside
-        return Seen(drivers, select_for_stop(in_scope, held, self.decision.selector, self.now))
+        adapters = self.adapters
+        items = adapters.holds.items()  # the services' and the databases' records, one query
+        held = adapters.holds.records(items)
+        in_scope = adapters.ecs.services_in(adapters.scope).inside
+        selection = select_for_stop(in_scope, held, self.decision.selector, self.now)
+        db_records = adapters.db_holds.records(items)
+        databases = adapters.rds.databases_in(adapters.scope)
+        return Seen(drivers, with_databases(selection, databases, db_records, self.now))
 
     def cost_drivers(self) -> Drivers:
         """The period's spend by cost tag, largest first — one Cost Explorer request — or why it is unavailable."""
@@ -249,23 +297,31 @@ class Sighting(Struct, dict=True):
             return str(error)
 
 
-def hold_in_scope(adapters: Adapters, sighting: Sighting, now: datetime) -> list[Applied[BudgetStop]]:
-    """The claimed alert's action: every service in scope held at zero with a restore record, as off-hours would."""
-    candidates = sighting.seen.candidates
-    if not candidates:
-        return []
-    targets = adapters.ecs.scalable_targets((view.cluster, view.name) for view in candidates)
+def hold_in_scope(adapters: Adapters, sighting: Sighting, now: datetime, made: Made) -> None:
+    """The claimed alert's action: every service in scope held at zero with a restore record, and every database
+    held stopped with its hold record, as off-hours would."""
+    candidates, databases = sighting.seen.candidates, sighting.seen.databases
+    targets = adapters.ecs.scalable_targets((view.cluster, view.name) for view in candidates) if candidates else {}
     changes = [
         plan_hold(adapters.holds, budget_stop(sighting.decision, view, targets.get(view.key), now))
         for view in candidates
     ]
+    db_changes = [plan_db_hold(adapters.db_holds, budget_db_stop(sighting.decision, db, now), now) for db in databases]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(apply_hold, changes))
+        made.services.extend(pool.map(apply_hold, changes))
+        made.databases.extend(pool.map(apply_db_hold, db_changes))
 
 
 def plan_hold(holds: Holds, stop: BudgetStop) -> Change[BudgetStop]:
     claim = HoldClaim(holds, stop.service, stop.restore)
     return Change(stop, make=lambda: holds.stop(stop.service, stop.restore), claim=claim)
+
+
+def plan_db_hold(holds: DatabaseHolds, stop: BudgetDbStop, now: datetime) -> Change[BudgetDbStop]:
+    """The hold is written before the database is touched; a stop that fails keeps it ("stopping"), so off-hours
+    finishes or undoes the stop, as for services."""
+    claim = DatabaseHoldClaim(holds, stop.database, stop.hold)
+    return Change(stop, make=lambda: holds.stop(stop.database, stop.hold, now), claim=claim)
 
 
 def apply_hold(change: Change[BudgetStop]) -> Applied[BudgetStop]:
@@ -274,6 +330,17 @@ def apply_hold(change: Change[BudgetStop]) -> Applied[BudgetStop]:
     if applied.status is Status.FAILED:
         # The service keeps running; the alert says so. Its restore record (if written) lets off-hours finish.
         logger.warning("budget stop failed", extra={"service": change.decision.service.key, "error": applied.error})
+        metrics.add_metric(name="BudgetStopFailures", unit=MetricUnit.Count, value=1)
+    return applied
+
+
+def apply_db_hold(change: Change[BudgetDbStop]) -> Applied[BudgetDbStop]:
+    # As for services: a database AWS refused to stop keeps running, and the alert does not list it as stopped.
+    applied = apply(change, dry_run=False, raise_transient=False)
+    if applied.status is Status.FAILED:
+        logger.warning(
+            "budget database stop failed", extra={"database": change.decision.database.key, "error": applied.error}
+        )
         metrics.add_metric(name="BudgetStopFailures", unit=MetricUnit.Count, value=1)
     return applied
 
@@ -387,6 +454,8 @@ class AlertClaims(Struct):
 
 def report(rt: Runtime[BudgetAlertSettings], message_id: str, outcome: AlertOutcome) -> dict[str, Any]:
     decision, notification = outcome.decision, outcome.decision.notification
+    suffix = " (dry run)" if rt.settings.dry_run else ""
+    stopped_databases = [db.key + suffix for db in outcome.stopped_databases]
     if decision.verdict.act:
         metrics.add_metric(name="BudgetActions", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="BudgetAlerts", unit=MetricUnit.Count, value=1)
@@ -400,6 +469,7 @@ def report(rt: Runtime[BudgetAlertSettings], message_id: str, outcome: AlertOutc
             "alert_type": notification.alert_type,
             "action": outcome.action,
             "stopped": outcome.stopped,
+            "stopped_databases": stopped_databases,
         },
     )
     return {
@@ -410,4 +480,5 @@ def report(rt: Runtime[BudgetAlertSettings], message_id: str, outcome: AlertOutc
         "threshold_percent": str(decision.threshold),
         "action": outcome.action,
         "stopped": outcome.stopped,
+        "stopped_databases": stopped_databases,
     }
