@@ -489,20 +489,24 @@ def restore_all(out: TextIO, *, dry_run: bool, as_json: bool) -> int:
     """Every service Steward holds at zero back to its restore record, every open Spot episode back to its original
     strategy; each through the step its workflow uses, so a second run (or one after a partial failure) finishes the
     job and touches nothing Steward does not hold."""
+    from steward.adapters.db_holds import DatabaseHolds
     from steward.adapters.ecs import Ecs
     from steward.adapters.holding import Holds, WriteLimits
     from steward.adapters.inventory import Inventory
+    from steward.adapters.rds import Rds
     from steward.adapters.state import StateStore
 
     aws, table, now = _aws(), _state_table(), datetime.now(UTC)
     state = StateStore(aws, table)
-    holds = Holds(Ecs(aws), state, WriteLimits.per_second(RESTORE_WRITES_PER_SECOND))
+    limits = WriteLimits.per_second(RESTORE_WRITES_PER_SECOND)
+    holds, limit = Holds(Ecs(aws), state, limits), limits.ecs
     emit = partial(_print_row, out) if not as_json else _no_print
     if not as_json:
         print(f"restore-all{' (dry run: nothing is changed)' if dry_run else ''}", file=out)
-    from steward.workflows.restore import restore_holds
+    from steward.workflows.restore import restore_databases, restore_holds
 
     rows = restore_holds(holds, Inventory(aws, table), Ecs(aws), now, dry_run=dry_run, emit=emit)
+    rows += restore_databases(holds, DatabaseHolds(Rds(aws), state, limit), Rds(aws), now, dry_run=dry_run, emit=emit)
     rows += shift_back_all(aws, state, now, dry_run=dry_run, emit=emit)
     failed = [row for row in rows if row["outcome"] in FAILED_OUTCOMES]
     if as_json:

@@ -235,7 +235,10 @@ def test_an_event_the_function_does_not_accept_exits_2_with_the_reason(
 
     assert run("invoke", "off-hours", "--event", foreign)[0] == EXIT_USAGE
     error = capsys.readouterr().err.splitlines()[-1]
-    assert error.startswith("steward: off-hours does not accept this event: not an event it handles: ")
+    assert error.startswith(
+        "steward: off-hours does not accept this event: unrecognised event 'AWS API Call via CloudTrail': "
+        "this function handles RDS DB Cluster Event, RDS DB Instance Event, steward.scheduler"
+    )
     assert "OffHoursTick" not in error
 
 

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from devtools.platform import seed_reference_platform, service_sizes
+from devtools.platform import database_states, seed_databases, seed_reference_platform, service_sizes
 
 from steward.adapters.ecs import Ecs
 from steward.handlers import off_hours, restore_on_delete
@@ -128,6 +128,28 @@ def test_deleting_the_stack_restores_every_service_held_at_zero_first(
     # And a tick that still fires while the stack goes leaves them running: tonight's off edge counts as handled
     off_hours.lambda_handler(LATER_THAT_EVENING, lambda_context)
     assert sizes() == before
+
+
+def test_deleting_the_stack_starts_every_database_held_stopped_first(
+    platform: None, presigned: PresignedUrl, lambda_context: Any
+) -> None:
+    # Given the platform's databases held stopped after their services
+    seed_databases(boto3.session.Session())
+    off_hours.lambda_handler(EVENING, lambda_context)
+    off_hours.lambda_handler(LATER_THAT_EVENING, lambda_context)
+    assert set(database_states(boto3.session.Session()).values()) >= {"stopped"}
+
+    # When the stack is deleted
+    stack_status("DELETE_IN_PROGRESS")
+    result = restore_on_delete.lambda_handler(request(presigned), lambda_context)
+
+    # Then every database is up again, and CloudFormation hears it
+    assert set(database_states(boto3.session.Session()).values()) == {"available"}
+    assert result["outcome"] == "success"
+    assert "and started 2 database(s) it held stopped" in presigned.answers[0]["Reason"]
+    # And a tick that still fires leaves them up: tonight's off edge counts as handled
+    off_hours.lambda_handler({**LATER_THAT_EVENING, "now": "2026-11-27T21:30:00Z"}, lambda_context)
+    assert set(database_states(boto3.session.Session()).values()) == {"available"}
 
 
 def test_removing_the_resource_in_an_update_keeps_the_holds(

@@ -24,6 +24,7 @@ from steward.domain.databases import DatabaseHold, DatabaseRecord, DatabaseView
 PREFIX = "database#"
 SAVINGS = "database-savings"
 IAM_ACTIONS = frozenset({state_actions.WRITE, state_actions.UPDATE, state_actions.DELETE, state_actions.QUERY})
+DELETE_ACTION = state_actions.DELETE
 
 
 def _instant(value: Any) -> datetime | None:

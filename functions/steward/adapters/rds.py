@@ -27,7 +27,8 @@ from steward.domain.scope import Scope, environment_of
 
 PAGE_SIZE = 100
 FIND_ACTIONS = frozenset({"rds:DescribeDBInstances", "rds:DescribeDBClusters"})
-STOP_START_ACTIONS = frozenset({"rds:StopDBInstance", "rds:StartDBInstance", "rds:StopDBCluster", "rds:StartDBCluster"})
+START_ACTIONS = frozenset({"rds:StartDBInstance", "rds:StartDBCluster"})
+STOP_START_ACTIONS = START_ACTIONS | {"rds:StopDBInstance", "rds:StopDBCluster"}
 
 
 def tags_of(raw: dict[str, Any]) -> dict[str, str]:

@@ -11,7 +11,11 @@ SHIFT_BACK_HINT = "run `steward restore-all` first to put them back on Spot"
 def summary(rows: Sequence[Row], on_demand: Sequence[str], *, dry_run: bool) -> str:
     """One line for CloudFormation's stack events (and the function's result)."""
     restored = [r for r in rows if r["outcome"] in ("restored", "would restore")]
-    words = f"{'would restore' if dry_run else 'restored'} {len(restored)} service(s) Steward held at zero"
+    databases = [r for r in restored if r["kind"] == "database"]
+    services = len(restored) - len(databases)
+    words = f"{'would restore' if dry_run else 'restored'} {services} service(s) Steward held at zero"
+    if databases:
+        words += f" and started {len(databases)} database(s) it held stopped"
     others = len(rows) - len(restored)
     if others:
         words += f"; {others} not restored (gone, or cannot be scaled: see the function's log)"

@@ -13,16 +13,20 @@ from typing import Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from steward.adapters import holding
+from steward.adapters import db_holds, holding, rds
 from steward.adapters import slack as slack_actions
 from steward.adapters import stack as stack_actions
 from steward.adapters import state as state_actions
+from steward.adapters.aws import RateLimiter
+from steward.adapters.db_holds import DatabaseHolds
 from steward.adapters.ecs import Ecs
 from steward.adapters.holding import Holds, WriteLimits
 from steward.adapters.inventory import Inventory
+from steward.adapters.rds import Rds
 from steward.adapters.spot_episodes import SpotEpisodes
 from steward.adapters.stack import Stack, answer
 from steward.apply import Change, Status, apply
+from steward.domain.databases import DatabaseHold, DatabaseView
 from steward.domain.off_hours import Action, decide_restore
 from steward.domain.services import RestoreRecord, ServiceView
 from steward.models.cloudformation import StackRequest
@@ -37,6 +41,9 @@ IAM_ACTIONS = (
     | {state_actions.READ}
     | stack_actions.IAM_ACTIONS
     | slack_actions.IAM_ACTIONS
+    | rds.FIND_ACTIONS
+    | rds.START_ACTIONS
+    | {db_holds.DELETE_ACTION, state_actions.WRITE}
 )
 BLOCKING = {"failed"}  # AWS refused: a retry of the delete can still bring it back. A service that is gone cannot.
 
@@ -94,6 +101,52 @@ def restore_holds(
             outcome = "would restore" if applied.status is Status.DRY_RUN else "restored"
             rows.append(row(emit, "hold", cluster, name, outcome=outcome, what=what))
     return rows
+
+
+def restore_databases(
+    holds: Holds,
+    database_holds: DatabaseHolds,
+    found: Rds,
+    now: datetime,
+    *,
+    dry_run: bool,
+    emit: Callable[[Row], None],
+) -> list[Row]:
+    """Every database Steward holds stopped, started (or its hold let go when it is already up); its off edge marked
+    handled so the next tick does not stop it again. One still stopping cannot be started yet: it fails the run."""
+    rows: list[Row] = []
+    for key, record in sorted(database_holds.records(holds.items()).items()):
+        hold = record.hold
+        if hold is None:
+            continue
+        kind, _, identifier = key.partition("/")
+        db = found.database(key)
+        since = f"held stopped by {hold.stopped_by} since {utc(hold.stopped_at)}"
+        if not db.exists:
+            rows.append(row(emit, "database", kind, identifier, outcome="gone", what=f"{since}; RDS no longer has it"))
+            continue
+        if db.status == "stopped":
+            start: Callable[[], None] = partial(_start_database, database_holds, db, hold, now)
+            outcome, what = "restored", f"started ({since})"
+        elif db.status in ("available", "starting"):
+            start = partial(database_holds.release, db, hold, now)
+            outcome, what = "restored", f"already {db.status}; hold let go ({since})"
+        else:
+            what = f"{db.status} now: start it once it is stopped (aws rds start-db-{kind} ...); still held"
+            rows.append(row(emit, "database", kind, identifier, outcome="failed", what=what))
+            continue
+        applied = apply(Change(db, make=start), dry_run=dry_run, raise_transient=False)
+        if applied.status is Status.FAILED:
+            outcome, what = "failed", f"{_short(applied.cause)}; still held"
+        elif applied.status is Status.DRY_RUN:
+            outcome = "would restore"
+        rows.append(row(emit, "database", kind, identifier, outcome=outcome, what=what))
+    return rows
+
+
+def _start_database(database_holds: DatabaseHolds, db: DatabaseView, hold: DatabaseHold, now: datetime) -> None:
+    database_holds.start(db, hold, now)
+    database_holds.mark(db, hold.edge_id, now)
 
 
 def _restore_hold(holds: Holds, view: ServiceView, restore: RestoreRecord, *, keep_count: bool, now: datetime) -> None:
@@ -163,6 +216,8 @@ def _on_request(rt: Runtime[RestoreOnDeleteSettings], request: StackRequest, now
     rows = restore_holds(
         holds, Inventory(rt.aws, rt.settings.state_table), ecs, now, dry_run=rt.settings.dry_run, emit=_log
     )
+    database_holds = DatabaseHolds(Rds(rt.aws), rt.state, RateLimiter(rt.settings.writes_per_second))
+    rows += restore_databases(holds, database_holds, Rds(rt.aws), now, dry_run=rt.settings.dry_run, emit=_log)
     on_demand = [e.label for e in SpotEpisodes(rt.state, dry_run=True).open_episodes()]
     blocking = [r for r in rows if r["outcome"] in BLOCKING]
     metrics.add_metric(name="RestoredOnDelete", unit=MetricUnit.Count, value=len(rows) - len(blocking))
