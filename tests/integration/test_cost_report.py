@@ -412,3 +412,68 @@ def test_a_dry_run_says_the_digest_is_unavailable_every_time_and_remembers_nothi
 
     assert [m.text for m in slack.messages] == ["cost digest unavailable: AccessDeniedException: no"] * 2
     assert boto3.client("dynamodb").scan(TableName="steward-test-state")["Items"] == []
+
+
+# ------------------------------------------------------------------------------------------ what Steward saved
+
+
+def off_hours_week(context: Any) -> None:
+    """Thursday evening off, Friday morning on (databases 15 minutes ahead), Friday evening off again."""
+    from steward.handlers import off_hours
+
+    for now in (
+        "2026-11-26T19:00:00Z",
+        "2026-11-26T19:10:00Z",
+        "2026-11-27T05:45:00Z",
+        "2026-11-27T06:00:00Z",
+        "2026-11-27T19:00:00Z",
+        "2026-11-27T19:10:00Z",
+    ):
+        off_hours.lambda_handler({"source": "steward.scheduler", "task": "off-hours-tick", "now": now}, context)
+
+
+def saved_lines(result: dict[str, Any]) -> str:
+    texts = [block.get("text", {}).get("text", "") for block in result["message"]["blocks"]]
+    return "\n".join(text for text in texts if "yesterday*" in text or "Kept off EC2" in text)
+
+
+def test_the_digest_shows_database_hours_without_a_price_where_none_is_on_file_and_ec2_services_unpriced(
+    forecast_ok: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    from devtools.platform import seed_databases, seed_reference_platform
+
+    # Given the platform in eu-central-1 (no database prices on file) and one service on EC2 capacity, 2 tasks
+    session = boto3.session.Session()
+    seed_reference_platform(session)
+    seed_databases(session)
+    ecs = session.client("ecs")
+    ecs.register_task_definition(
+        family="batch",
+        requiresCompatibilities=["EC2"],
+        containerDefinitions=[{"name": "batch", "image": "public.ecr.aws/pyairtable/batch:1", "memory": 512}],
+    )
+    tags = {"service": "batch", "steward:environment": "dev", "steward:schedule": "office-hours"}
+    ecs.create_service(
+        cluster="pyairtable-dev",
+        serviceName="batch",
+        taskDefinition="batch",
+        desiredCount=2,
+        launchType="EC2",
+        tags=[{"key": key, "value": value} for key, value in tags.items()],
+    )
+    off_hours_week(lambda_context)
+    queue(window(lambda day: {"api-gateway": "10.00"}))
+
+    result = digest(lambda_context)
+
+    # Then the database hours of Friday (00:00-05:45, then 19:10-24:00) are shown, never priced by a guess
+    text = saved_lines(result)
+    assert "*Databases stopped yesterday* 21.2 instance-hours _(estimate" in text
+    assert "• 10.6 h of `db.t4g.medium` (1 database(s)): no price on file for eu-central-1" in text
+    assert "• 10.6 h of `db.r6g.large` (1 database(s)): no price on file for eu-central-1" in text
+    # The Fargate services are priced as before, the EC2 one's 22 task-hours (00:00-06:00, 19:00-24:00) are not
+    assert "*Saved yesterday* about " in text and "task-hours kept off by off-hours and budget actions" in text
+    assert (
+        "*Kept off EC2 capacity* 22 task-hours (1 service(s)), not priced: their EC2 instances run and bill until "
+        "their Auto Scaling group scales in" in text
+    )

@@ -13,6 +13,7 @@ from steward.domain.costs import (
     price_task_hours,
     task_hours_within,
 )
+from steward.domain.slack import money
 from steward.reports.cost_report import change, render_digest, sparkline
 
 
@@ -127,7 +128,9 @@ def test_savings_price_yesterdays_kept_off_hours_and_a_full_day_of_spot_tasks_fo
     )
 
     saved = task_hours_saved([held_now, gone, last_week], [api, worker], day)
-    savings = priced_savings(saved, {"api:3": (1024, 2048, "X86_64"), "worker:1": (512, 1024, "ARM64")}, "eu-central-1")
+    savings = priced_savings(
+        saved, {"api:3": (1024, 2048, "X86_64", ("FARGATE",)), "worker:1": (512, 1024, "ARM64", ())}, "eu-central-1"
+    )
 
     assert savings == [
         Saving("dev/api", Decimal(48), price_task_hours(Decimal(48), 1024, 2048, "eu-central-1")),
@@ -154,3 +157,105 @@ def test_a_running_service_is_oversized_only_when_both_cpu_and_memory_stayed_und
 
     assert [view.name for view in candidates] == ["idle", "busy", "quiet"]
     assert hints == [Oversized("dev/idle", 5.0, 8.0)]
+
+
+def test_task_hours_kept_off_ec2_capacity_are_counted_but_not_priced_as_fargate() -> None:
+    from steward.domain.costs import ON_EC2, Saving, priced_savings, task_hours_saved
+    from steward.domain.services import KeptOff, ServiceView
+    from steward.reports.cost_report import savings_text
+
+    # Given one service per way ECS says where its tasks run
+    day = date(2026, 11, 27)
+    on_asg = ServiceView("dev", "asg", "arn:asg", 2, {}, task_definition="t:1", capacity_providers=("dev-asg",))
+    ec2 = ServiceView("dev", "ec2", "arn:ec2", 2, {}, task_definition="t:1", launch_type="EC2")
+    fargate = ServiceView("dev", "fargate", "arn:f", 2, {}, task_definition="t:1", launch_type="FARGATE")
+    only_fargate = ServiceView("dev", "only", "arn:o", 2, {}, task_definition="f:1", launch_type="EC2")
+    night = (datetime(2026, 11, 26, 19, 0, tzinfo=UTC), datetime(2026, 11, 27, 6, 0, tzinfo=UTC))
+    held = [KeptOff(view.key, 2, *night) for view in (on_asg, ec2, fargate, only_fargate)]
+    sizes = {"t:1": (1024, 2048, "X86_64", ("EC2", "FARGATE")), "f:1": (1024, 2048, "X86_64", ("FARGATE",))}
+
+    # When the digest prices what they kept off
+    savings = priced_savings(task_hours_saved(held, [on_asg, ec2, fargate, only_fargate], day), sizes, "eu-central-1")
+
+    # Then the ones on EC2 capacity save nothing priced; a Fargate-only task definition runs on Fargate
+    fargate_price = price_task_hours(Decimal(12), 1024, 2048, "eu-central-1")
+    assert savings == [
+        Saving("dev/asg", Decimal(12), Decimal(0), kind=ON_EC2),
+        Saving("dev/ec2", Decimal(12), Decimal(0), kind=ON_EC2),
+        Saving("dev/fargate", Decimal(12), fargate_price),
+        Saving("dev/only", Decimal(12), fargate_price),
+    ]
+    text = savings_text(tuple(savings), "USD")
+    assert text.startswith(f"*Saved yesterday* about {money(2 * fargate_price, 'USD')}: ")
+    assert (
+        "*Kept off EC2 capacity* 24 task-hours (2 service(s)), not priced: their EC2 instances run and bill until "
+        "their Auto Scaling group scales in" in text
+    )
+
+
+def test_database_hours_are_priced_per_instance_class_only_where_a_list_price_is_on_file() -> None:
+    from steward.domain.costs import DbKeptOff, database_savings
+    from steward.reports.cost_report import database_savings_text
+
+    # Given a PostgreSQL instance and an Aurora cluster of two held stopped from Thursday 19:00 UTC, and a MySQL one
+    day = date(2026, 11, 27)
+    night = (datetime(2026, 11, 26, 19, 0, tzinfo=UTC), datetime(2026, 11, 28, 7, 0, tzinfo=UTC))
+    held = [
+        DbKeptOff("instance/orders", "postgres", ("db.t4g.medium",), *night),
+        DbKeptOff("cluster/analytics", "aurora-postgresql", ("db.r6g.large", "db.r6g.large"), *night),
+        DbKeptOff("instance/legacy", "mysql", ("db.t4g.medium",), *night),
+        DbKeptOff("instance/last-week", "postgres", ("db.t4g.medium",), night[0] - timedelta(days=7), night[0]),
+    ]
+
+    # When the digest prices yesterday's hours in us-east-1, where prices are on file
+    savings = database_savings(held, day, "us-east-1")
+
+    # Then each class is priced at its list price, the MySQL hours shown without a price
+    text = database_savings_text(tuple(savings))
+    orders, aurora = Decimal(24) * Decimal("0.065"), Decimal(48) * Decimal("0.260")
+    assert text.startswith(
+        f"*Databases stopped yesterday* 96 instance-hours ≈ {money(orders + aurora, 'USD')} for the hours with a "
+        "price on file _(estimate at on-demand instance-hour prices; storage and backups are still billed while "
+        "stopped)_"
+    )
+    assert (
+        "• 48 h of `db.r6g.large` (1 database(s)) at 0.260 USD/h ≈ 12.48 USD _(Aurora, us-east-1 Single-AZ list "
+        "price; aws/agent-toolkit-for-aws Aurora pricing table, 2026)_" in text
+    )
+    assert "• 24 h of `db.t4g.medium` (1 database(s)) at 0.065 USD/h ≈ 1.56 USD _(RDS for PostgreSQL" in text
+    assert "• 24 h of `db.t4g.medium` (1 database(s)): no price on file for us-east-1" in text
+
+    # And in a region with no prices on file, the hours only
+    elsewhere = database_savings_text(tuple(database_savings(held[:1], day, "eu-central-1")))
+    assert elsewhere.startswith("*Databases stopped yesterday* 24 instance-hours _(estimate")
+    assert "• 24 h of `db.t4g.medium` (1 database(s)): no price on file for eu-central-1" in elsewhere
+
+
+def test_the_digest_says_what_the_database_hours_saved_cost_and_on_what_basis() -> None:
+    from steward.domain.costs import DbKeptOff, database_savings
+
+    # Given Friday's rows and the platform's PostgreSQL and Aurora writer stopped from Thursday 19:10 UTC (us-east-1)
+    night = (datetime(2026, 11, 26, 19, 10, tzinfo=UTC), datetime(2026, 11, 27, 5, 45, tzinfo=UTC))
+    held = [
+        DbKeptOff("instance/pyairtable-postgres", "postgres", ("db.t4g.medium",), *night),
+        DbKeptOff("cluster/pyairtable-aurora", "aurora-postgresql", ("db.r6g.large",), *night),
+    ]
+    saved = database_savings(held, date(2026, 11, 27), "us-east-1")
+    digest = build_digest(
+        rows(date(2026, 11, 1), date(2026, 11, 27), {"api": "10"}),
+        date(2026, 11, 28),
+        forecast="no forecast",
+        budget=None,
+        database_savings=saved,
+    )
+
+    # When the digest is rendered
+    text = "\n".join(block.get("text", {}).get("text", "") for block in render_digest(digest, "dev", 10).blocks)
+
+    # Then 5.75 h of each class are priced at its list price: 0.37 + 1.50 USD
+    assert (
+        "*Databases stopped yesterday* 11.5 instance-hours ≈ 1.87 USD _(estimate at on-demand instance-hour prices; "
+        "storage and backups are still billed while stopped)_" in text
+    )
+    assert "• 5.8 h of `db.t4g.medium` (1 database(s)) at 0.065 USD/h ≈ 0.37 USD _(RDS for PostgreSQL" in text
+    assert "• 5.8 h of `db.r6g.large` (1 database(s)) at 0.260 USD/h ≈ 1.50 USD _(Aurora, us-east-1 Single-AZ" in text

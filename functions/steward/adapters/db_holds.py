@@ -8,7 +8,7 @@ A stop AWS refuses for good is remembered on the edge's marker, so it is tried a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from msgspec import Struct
@@ -19,6 +19,7 @@ from steward.adapters.aws import RateLimiter
 from steward.adapters.holding import MARKER_LIFETIME, RECORD, SAVINGS_LIFETIME
 from steward.adapters.rds import Rds
 from steward.adapters.state import Key, StateStore
+from steward.domain.costs import DbKeptOff
 from steward.domain.databases import DatabaseHold, DatabaseRecord, DatabaseView
 
 PREFIX = "database#"
@@ -43,6 +44,7 @@ def record_item(record: DatabaseRecord) -> dict[str, Any]:
             auto_started_at=hold.auto_started_at.isoformat() if hold.auto_started_at else None,
             classes=list(hold.classes) or None,
             hold_until=hold.hold_until.isoformat() if hold.hold_until else None,
+            engine=hold.engine or None,
         )
     return item
 
@@ -60,6 +62,7 @@ def record_from_item(item: dict[str, Any]) -> DatabaseRecord:
             auto_started_at=_instant(item.get("auto_started_at")),
             classes=tuple(str(name) for name in item.get("classes") or ()),
             hold_until=_instant(item.get("hold_until")),
+            engine=str(item.get("engine") or ""),
         )
     return DatabaseRecord(edge_id=str(item.get("edge_id", "")), hold=hold, refused=str(item.get("refused") or ""))
 
@@ -142,6 +145,19 @@ class DatabaseHolds:
             condition="attribute_exists(stopped_at) AND attribute_not_exists(auto_started_at)",
         )
         return written is not None
+
+    def kept_stopped_since(self, day: date) -> list[DbKeptOff]:
+        """The database-savings log from the UTC `day` on: each hold that ended, its classes, from when until when."""
+        return [
+            DbKeptOff(
+                database=str(item["database"]),
+                engine=str(item.get("engine") or ""),
+                classes=tuple(str(name) for name in item.get("classes") or ()),
+                start=datetime.fromisoformat(str(item["from"])),
+                end=datetime.fromisoformat(str(item["to"])),
+            )
+            for item in self._state.items_of(SAVINGS, from_sk=day.isoformat())
+        ]
 
 
 class DatabaseHoldClaim(Struct, frozen=True):

@@ -144,11 +144,12 @@ class Ecs:
         services = response.get("services", [])
         return services[0] if services else None
 
-    def task_size(self, task_definition: str) -> tuple[int, int, str]:
-        """(CPU units, memory MiB, CPU architecture) of a task definition."""
+    def task_size(self, task_definition: str) -> tuple[int, int, str, tuple[str, ...]]:
+        """(CPU units, memory MiB, CPU architecture, requiresCompatibilities) of a task definition."""
         definition = self._aws.ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
         architecture = (definition.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
-        return int(definition.get("cpu") or 256), int(definition.get("memory") or 512), architecture
+        requires = tuple(str(name) for name in definition.get("requiresCompatibilities") or ())
+        return int(definition.get("cpu") or 256), int(definition.get("memory") or 512), architecture, requires
 
     def set_desired_count(self, cluster: str, service: str, count: int) -> None:
         self._aws.ecs.update_service(cluster=cluster, service=service, desiredCount=count)
@@ -221,4 +222,6 @@ def service_view(cluster: str, raw: dict[str, Any]) -> ServiceView:
         exists=raw.get("status", "ACTIVE") == "ACTIVE",
         task_definition=str(raw.get("taskDefinition", "")),
         fargate_spot_tasks=spot_tasks(service_strategy(raw), int(raw.get("desiredCount", 0)), {FARGATE_SPOT}),
+        launch_type=str(raw.get("launchType", "")),
+        capacity_providers=tuple(str(item["capacityProvider"]) for item in raw.get("capacityProviderStrategy") or []),
     )

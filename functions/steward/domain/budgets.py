@@ -366,6 +366,7 @@ def budget_db_stop(decision: AlertDecision, db: DatabaseView, now: datetime) -> 
         last_stop_at=now,
         classes=db.classes,
         hold_until=decision.period.resets_at,
+        engine=db.engine,
     )
     return BudgetDbStop(db, hold)
 

@@ -1,5 +1,6 @@
-"""The daily cost digest as values: per-service figures from one Cost Explorer query, what Steward saved, and which
-services look oversized. Pure: no AWS, no clock, no Slack (the message is built in steward.reports.cost_report)."""
+"""The daily cost digest as values: per-service figures from one Cost Explorer query, what Steward saved (task-hours
+and database instance-hours), and which services look oversized. Pure: no AWS, no clock, no Slack (the message is
+built in steward.reports.cost_report)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from decimal import Decimal
 
 from msgspec import Struct
 
+from steward.domain.db_prices import HourlyPrice, engine_family, hourly_price
 from steward.domain.services import KeptOff, ServiceView
 
 UNTAGGED = "(untagged)"
@@ -42,8 +44,11 @@ FARGATE_RATES = {
 FARGATE_SPOT_DISCOUNT = Decimal("0.70")
 
 KEPT_OFF, ON_SPOT = "kept off", "on Spot"
+ON_EC2 = "kept off on EC2"  # task-hours kept off EC2 capacity: not priced, see `runs_on_fargate`
+FARGATE_PROVIDERS = frozenset({"FARGATE", "FARGATE_SPOT"})
 
-TaskSize = tuple[int, int, str]  # CPU units, memory MiB, CPU architecture of a task definition
+# CPU units, memory MiB, CPU architecture, requiresCompatibilities of a task definition
+TaskSize = tuple[int, int, str, tuple[str, ...]]
 
 
 class CostRow(Struct, frozen=True):
@@ -76,8 +81,33 @@ class TaskHoursSaved(Struct, frozen=True):
 class Saving(Struct, frozen=True):
     service: str
     task_hours: Decimal
-    amount: Decimal
-    kind: str = KEPT_OFF  # or ON_SPOT
+    amount: Decimal  # zero for ON_EC2: those hours are not priced
+    kind: str = KEPT_OFF  # or ON_SPOT, ON_EC2
+
+
+class DbKeptOff(Struct, frozen=True):
+    """A database Steward held stopped: held now (until `end` = now) or ended (from the database-savings log)."""
+
+    database: str  # 'instance/ID' or 'cluster/ID'
+    engine: str  # "" when the hold did not record it
+    classes: tuple[str, ...]  # its instance class, or each Aurora member's
+    start: datetime
+    end: datetime
+
+
+class DbSaving(Struct, frozen=True):
+    """The hours one instance class of a database was held stopped on the digest's day, and its on-demand price per
+    hour when one is on file (None: the hours are shown, never priced by a guess)."""
+
+    database: str
+    instance_class: str
+    hours: Decimal
+    price: HourlyPrice | None
+    region: str = ""  # the stack's region, whose prices were looked up
+
+    @property
+    def amount(self) -> Decimal | None:
+        return None if self.price is None else self.hours * self.price.amount
 
 
 class Oversized(Struct, frozen=True):
@@ -107,6 +137,7 @@ class Digest(Struct, frozen=True):
     budget: tuple[str, Decimal, str] | None
     savings: tuple[Saving, ...] = ()
     hints: tuple[Oversized, ...] = ()
+    database_savings: tuple[DbSaving, ...] = ()
     previous_month: tuple[tuple[str, Decimal], ...] = ()  # on the 1st: last month per service
     previous_month_label: str = ""
 
@@ -150,6 +181,7 @@ def build_digest(
     budget: tuple[str, Decimal, str] | None,
     savings: Iterable[Saving] = (),
     hints: Iterable[Oversized] = (),
+    database_savings: Iterable[DbSaving] = (),
 ) -> Digest:
     rows = list(rows)
     yesterday = today - timedelta(days=1)
@@ -171,6 +203,7 @@ def build_digest(
         budget=budget,
         savings=tuple(savings),
         hints=tuple(hints),
+        database_savings=tuple(database_savings),
         previous_month=previous,
         previous_month_label=label,
     )
@@ -241,15 +274,46 @@ def task_hours_saved(kept_off: Iterable[KeptOff], services: Sequence[ServiceView
 
 
 def priced_savings(saved: Iterable[TaskHoursSaved], sizes: dict[str, TaskSize], region: str) -> list[Saving]:
-    """Each saving at Fargate on-demand rates for its task size; Spot's at FARGATE_SPOT_DISCOUNT of that."""
+    """Each saving at Fargate on-demand rates for its task size; Spot's at FARGATE_SPOT_DISCOUNT of that. Hours kept
+    off EC2 capacity are not priced: the instances run (and bill) unless their Auto Scaling group scales in."""
     savings = []
     for item in saved:
-        cpu, memory, architecture = sizes[item.service.task_definition]
+        cpu, memory, architecture, requires = sizes[item.service.task_definition]
+        if not runs_on_fargate(item.service, requires):
+            savings.append(Saving(item.service.key, item.hours, ZERO, kind=ON_EC2))
+            continue
         amount = price_task_hours(item.hours, cpu, memory, region, architecture)
         if item.kind == ON_SPOT:
             amount *= FARGATE_SPOT_DISCOUNT
         savings.append(Saving(item.service.key, item.hours, amount, kind=item.kind))
     return savings
+
+
+def runs_on_fargate(service: ServiceView, requires: tuple[str, ...]) -> bool:
+    """Where a service's tasks run. A task definition that requires only Fargate or only EC2 says so; otherwise the
+    service's launch type, or its capacity providers (any provider but FARGATE and FARGATE_SPOT is EC2-backed).
+    ECS describes every service with one of the two (Amazon ECS API Reference, Service: launchType is omitted when
+    it uses a capacity provider strategy, and the strategy when it uses a launch type); with neither, Fargate."""
+    if set(requires) in ({"FARGATE"}, {"EC2"}):
+        return requires[0] == "FARGATE"
+    if service.capacity_providers:
+        return set(service.capacity_providers) <= FARGATE_PROVIDERS
+    return service.launch_type in ("", "FARGATE")
+
+
+def database_savings(kept_off: Iterable[DbKeptOff], day: date, region: str) -> list[DbSaving]:
+    """The hours each database was held stopped on the UTC `day`, once per instance class (an Aurora cluster's per
+    member), priced at the list price on file for the stack's region, if any."""
+    saved = []
+    for hold in kept_off:
+        hours = task_hours_within(1, hold.start, hold.end, day)
+        if not hours:
+            continue
+        family = engine_family(hold.engine, hold.database)
+        for name in hold.classes or ("",):
+            price = hourly_price(region, family, name) if family and name else None
+            saved.append(DbSaving(hold.database, name, hours, price, region))
+    return saved
 
 
 def running(services: Iterable[ServiceView]) -> list[ServiceView]:

@@ -155,6 +155,7 @@ class DatabaseHold(Struct, frozen=True):
     auto_started_at: datetime | None = None  # when AWS announced its seven-day automatic start
     classes: tuple[str, ...] = ()
     hold_until: datetime | None = None  # a budget stop: the instant its budget period resets
+    engine: str = ""  # with `classes`, what the digest prices the hours saved by
 
     @property
     def stop_requested(self) -> datetime:
@@ -338,6 +339,7 @@ def _off(s: DbSituation) -> DbDecision:
         edge_id=desired.edge_id,
         last_stop_at=s.now,
         classes=db.classes,
+        engine=db.engine,
     )
     return DbDecision(DbAction.STOP, f"off: {desired.reason}", hold=hold, new_hold=True)
 

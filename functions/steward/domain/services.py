@@ -49,6 +49,8 @@ class ServiceView(Struct, frozen=True):
     task_definition: str = ""
     fargate_spot_tasks: int = 0  # of its desired count, how many its capacity provider strategy puts on Fargate Spot
     running_count: int = 0  # tasks running now (DescribeServices runningCount)
+    launch_type: str = ""  # FARGATE, EC2, EXTERNAL, MANAGED_INSTANCES; "" when it has a capacity provider strategy
+    capacity_providers: tuple[str, ...] = ()  # its strategy's providers: FARGATE, FARGATE_SPOT or EC2-backed ones
 
     @property
     def key(self) -> str:

@@ -16,9 +16,11 @@ from steward.domain.costs import (
     FARGATE_RATES_DATE,
     FARGATE_SPOT_DISCOUNT,
     KEPT_OFF,
+    ON_EC2,
     ON_SPOT,
     UNTAGGED,
     ZERO,
+    DbSaving,
     Digest,
     Oversized,
     Saving,
@@ -126,6 +128,8 @@ def _notes(digest: Digest) -> list[blocks.Block]:
         notes.append(blocks.section(f"*Top movers* {moved}"))
     if digest.savings:
         notes.append(blocks.section(savings_text(digest.savings, digest.unit)))
+    if digest.database_savings:
+        notes.append(blocks.section(database_savings_text(digest.database_savings)))
     if digest.hints:
         hints = "\n".join(f"• {blocks.escape(hint_text(hint))}" for hint in digest.hints[:MAX_HINTS])
         notes.append(blocks.section("*Right-sizing hints*\n" + hints))
@@ -169,9 +173,59 @@ def savings_text(savings: tuple[Saving, ...], unit: str) -> str:
         if group:
             amount, hours = sum((s.amount for s in group), ZERO), sum((s.task_hours for s in group), ZERO)
             parts.append(f"{money(amount, unit)} for {hours:.0f} task-hours {words}")
-    total = money(sum((s.amount for s in savings), ZERO), unit)
-    basis = f"estimate at Fargate on-demand rates of {FARGATE_RATES_DATE}, Spot at {FARGATE_SPOT_DISCOUNT:.0%} off"
-    return f"*Saved yesterday* about {total}: " + "; ".join(parts) + f" _({basis})_"
+    lines = []
+    if parts:
+        total = money(sum((s.amount for s in savings), ZERO), unit)
+        basis = f"estimate at Fargate on-demand rates of {FARGATE_RATES_DATE}, Spot at {FARGATE_SPOT_DISCOUNT:.0%} off"
+        lines.append(f"*Saved yesterday* about {total}: " + "; ".join(parts) + f" _({basis})_")
+    on_ec2 = [s for s in savings if s.kind == ON_EC2]
+    if on_ec2:
+        hours = sum((s.task_hours for s in on_ec2), ZERO)
+        lines.append(
+            f"*Kept off EC2 capacity* {hours:.0f} task-hours ({len({s.service for s in on_ec2})} service(s)), not "
+            "priced: their EC2 "
+            "instances run and bill until their Auto Scaling group scales in"
+        )
+    return "\n".join(lines)
+
+
+def database_savings_text(savings: tuple[DbSaving, ...]) -> str:
+    """The database hours held stopped yesterday, per instance class, each priced only at a list price on file."""
+    hours = sum((s.hours for s in savings), ZERO)
+    priced = [s.amount for s in savings if s.amount is not None]
+    total = f" ≈ {money(sum(priced, ZERO), 'USD')}" if priced else ""
+    partly = " for the hours with a price on file" if priced and len(priced) < len(savings) else ""
+    head = (
+        f"*Databases stopped yesterday* {_hours(hours)} instance-hours{total}{partly}"
+        " _(estimate at on-demand instance-hour prices; storage and backups are still billed while stopped)_"
+    )
+    return "\n".join([head, *(_class_line(group) for group in _by_class(savings))])
+
+
+def _by_class(savings: tuple[DbSaving, ...]) -> list[list[DbSaving]]:
+    groups: dict[tuple[str, str], list[DbSaving]] = defaultdict(list)
+    for saving in savings:
+        family = saving.price.family if saving.price else ""
+        groups[(saving.instance_class, family)].append(saving)
+    return [groups[key] for key in sorted(groups)]
+
+
+def _class_line(group: list[DbSaving]) -> str:
+    first, hours = group[0], sum((s.hours for s in group), ZERO)
+    name = f"`{blocks.escape(first.instance_class)}`" if first.instance_class else "an instance class not recorded"
+    what = f"• {_hours(hours)} h of {name} ({len({s.database for s in group})} database(s))"
+    price = first.price
+    if price is None:
+        return f"{what}: no price on file for {first.region or 'this region'}"
+    amount = money(hours * price.amount, price.unit)
+    return (
+        f"{what} at {price.amount} {price.unit}/h ≈ {amount} "
+        f"_({price.family}, {price.region} Single-AZ list price; {blocks.escape(price.source)})_"
+    )
+
+
+def _hours(hours: Decimal) -> str:
+    return f"{hours:,.1f}".removesuffix(".0")
 
 
 def hint_text(hint: Oversized) -> str:

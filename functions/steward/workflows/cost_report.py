@@ -1,5 +1,6 @@
 """The morning cost digest: one Cost Explorer query (all its pages) and one forecast, whatever the number of
-services; what Steward saved; right-sizing hints; per-team copies. A failed query is said, never shown as zeros.
+services; what Steward saved (task-hours, and database hours from the holds); right-sizing hints; per-team copies. A
+failed query is said, never shown as zeros.
 
 observe (Cost Explorer, Budgets, ECS, the holds, CloudWatch) -> decide (steward.domain.costs builds the digest) ->
 apply (the day's claim, then the posts) -> report (steward.reports.cost_report builds every message and the result).
@@ -19,19 +20,25 @@ from steward.adapters import costs as cost_actions
 from steward.adapters import ecs as ecs_actions
 from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
+from steward.adapters.aws import RateLimiter
 from steward.adapters.costs import CostExplorer, CostsUnavailable, DigestDay, UnavailableNotice
+from steward.adapters.db_holds import DatabaseHolds
 from steward.adapters.ecs import Ecs
 from steward.adapters.holding import Holds, WriteLimits
+from steward.adapters.rds import Rds
 from steward.adapters.slack import SlackNotifier
 from steward.adapters.state import StateStore
 from steward.apply import Applied, Change, Status, apply
 from steward.domain.costs import (
     CostRow,
+    DbKeptOff,
+    DbSaving,
     Digest,
     Oversized,
     Saving,
     Unavailable,
     build_digest,
+    database_savings,
     digest_window,
     forecast_window,
     oversized,
@@ -69,12 +76,19 @@ class Adapters(Struct, frozen=True):
     ecs: Ecs
     holds: Holds
     state: StateStore
+    db_holds: DatabaseHolds
 
 
 def connect(rt: Runtime[CostReportSettings]) -> Adapters:
     ecs = Ecs(rt.aws)
-    # The digest only reads the holds: their write limits never come into play.
-    return Adapters(CostExplorer(rt.aws), ecs, Holds(ecs, rt.state, WriteLimits.per_second(1)), rt.state)
+    # The digest only reads the holds: their write limits never come into play, and it calls no RDS API.
+    return Adapters(
+        CostExplorer(rt.aws),
+        ecs,
+        Holds(ecs, rt.state, WriteLimits.per_second(1)),
+        rt.state,
+        DatabaseHolds(Rds(rt.aws), rt.state, RateLimiter(1)),
+    )
 
 
 class Spend(Struct, frozen=True):
@@ -94,13 +108,15 @@ def run_digest(rt: Runtime[CostReportSettings], now: datetime) -> dict[str, Any]
     adapters, settings, today = connect(rt), rt.settings, now.astimezone(UTC).date()
     spend = observe_spend(rt, adapters, today, now)
     services = adapters.ecs.all_services()
+    items = adapters.holds.items()  # the services' and the databases' holds, one query
     digest = build_digest(
         spend.rows,
         today,
         forecast=spend.forecast,
         budget=spend.budget,
-        savings=savings_yesterday(adapters, services, now, settings.aws_region),
+        savings=savings_yesterday(adapters, items, services, now, settings.aws_region),
         hints=right_sizing_hints(adapters, services, now),
+        database_savings=database_hours_yesterday(adapters, items, now, settings.aws_region),
     )
     message = render_digest(
         digest,
@@ -147,17 +163,33 @@ def _told() -> None:
     """Posting the notice is the report's part; the claim already recorded that the team hears of it today."""
 
 
-def savings_yesterday(adapters: Adapters, services: list[ServiceView], now: datetime, region: str) -> list[Saving]:
+def savings_yesterday(
+    adapters: Adapters, items: list[dict[str, Any]], services: list[ServiceView], now: datetime, region: str
+) -> list[Saving]:
     """Task-hours kept off yesterday (held now, or ended since), priced from each service's task size."""
     yesterday = now.astimezone(UTC).date() - timedelta(days=1)
     held = [
         KeptOff(key, record.restore.desired_count, record.restore.stopped_at, now)
-        for key, record in adapters.holds.records().items()
+        for key, record in adapters.holds.records(items).items()
         if record.restore is not None
     ]
     saved = task_hours_saved([*held, *adapters.holds.kept_off_since(yesterday)], services, yesterday)
     definitions = dict.fromkeys(item.service.task_definition for item in saved)  # each described once, in order
     return priced_savings(saved, {name: adapters.ecs.task_size(name) for name in definitions}, region)
+
+
+def database_hours_yesterday(
+    adapters: Adapters, items: list[dict[str, Any]], now: datetime, region: str
+) -> list[DbSaving]:
+    """Database hours held stopped yesterday (held now, or ended since), per instance class, priced where a list
+    price is on file."""
+    yesterday = now.astimezone(UTC).date() - timedelta(days=1)
+    held = [
+        DbKeptOff(key, record.hold.engine, record.hold.classes, record.hold.stopped_at, now)
+        for key, record in adapters.db_holds.records(items).items()
+        if record.hold is not None
+    ]
+    return database_savings([*held, *adapters.db_holds.kept_stopped_since(yesterday)], yesterday, region)
 
 
 def right_sizing_hints(adapters: Adapters, services: list[ServiceView], now: datetime) -> list[Oversized]:
