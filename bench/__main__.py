@@ -131,6 +131,18 @@ def main() -> int:
         misses.append(f"off-hours with databases, quiet: {dbs.quiet} > {dbs.quiet_target}")
     if max(dbs.per_stop, dbs.per_start) > 3:
         misses.append(f"database transition: {max(dbs.per_stop, dbs.per_start):.1f} requests (target ≤ 3)")
+    day = off_hours.weekday()
+    section += [
+        "",
+        f"A weekday of 10-minute ticks ({day.ticks}) for {dbs.services} services and {dbs.databases} databases: "
+        f"{day.full} full reconciles, the rest idle; **{day.looking:,}** requests to look (target ≤ 4,000; "
+        f"{day.every_tick_full:,} if every tick reconciled everything), plus {day.per_transition:.1f} requests per "
+        f"service or database stopped or started ({day.transitions} that day; target ≤ 4).",
+    ]
+    if day.looking > 4000:
+        misses.append(f"weekday requests: {day.looking} (target ≤ 4,000)")
+    if day.per_transition > 4:
+        misses.append(f"requests per transition: {day.per_transition:.1f} (target ≤ 4)")
 
     section += ["", "## Other functions: AWS requests per run", ""]
     rows = []

@@ -126,6 +126,7 @@ class Assumptions:
     """What the bench cannot measure: how often events happen, and how long AWS takes."""
 
     off_hours_minutes: int = 10  # OffHoursRate default, rate(10 minutes)
+    full_reconcile_hours_per_day: int = 8  # hours with a full reconcile: around each edge, and every 6 h at least
     shift_back_minutes: int = 5  # the ShiftBack schedule, rate(5 minutes)
     transitions_per_workday: int = (
         2  # the default office-hours schedule: one stop, one start (a start priced as a stop)
@@ -265,10 +266,10 @@ def stack() -> Stack:
 # "tick": every off-hours tick; "digest": once a day; "spot"/"deploy"/"budget": with those events; "failure": only
 # when something fails (not in a normal month). A unit test checks every add_metric name in the source is here.
 METRIC_CADENCE = {
-    "ServicesStopped": "tick",
-    "ServicesStarted": "tick",
-    "ServicesSkipped": "tick",
-    "ServicesFailed": "tick",
+    "ServicesStopped": "full-tick",  # an idle tick sends IdleTicks only
+    "ServicesStarted": "full-tick",  # an idle tick sends IdleTicks only
+    "ServicesSkipped": "full-tick",  # an idle tick sends IdleTicks only
+    "ServicesFailed": "full-tick",  # an idle tick sends IdleTicks only
     "ScheduleErrors": "failure",
     "CostExplorerRequests": "digest",
     "DigestsPosted": "digest",
@@ -298,6 +299,10 @@ METRIC_CADENCE = {
     "ServicesNotBack": "failure",  # a start that did not come back
     "PausedRuns": "failure",  # only while an operator has paused Steward
     "RestoredOnDelete": "failure",  # once, when the stack is deleted
+    "DatabasesStopped": "full-tick",  # sent only by a full reconcile of a stack that has databases
+    "DatabasesStarted": "full-tick",
+    "DatabasesFailed": "full-tick",
+    "IdleTicks": "tick",
 }
 FUNCTIONS = ("off-hours", "spot-fallback", "deploy-rollback", "budget-alert", "cost-report", "restore-on-delete")
 MODULE_OF = {"restore": "restore-on-delete"}  # a workflow named apart from its function
@@ -477,6 +482,7 @@ def bill(measured: Measured, stack: Stack, metrics: set[tuple[str, str]], assume
         )
     )
     events = {"tick": HOURS_PER_MONTH, "digest": digests, "spot": interruptions, "deploy": deploy_events}
+    events["full-tick"] = min(HOURS_PER_MONTH, D(assume.full_reconcile_hours_per_day) * HOURS_PER_MONTH / 24)
     events["budget"] = assume.budget_alerts
     metric_months = D(0)
     emitted = sorted((f, name) for f, name in metrics if METRIC_CADENCE.get(name, "failure") != "failure")

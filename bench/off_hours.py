@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import boto3
@@ -178,6 +179,64 @@ def database_counts(services: int = 1000, databases: int = 200) -> DatabaseFigur
         (stopping - held) / databases,
         (starting - before) / databases,
         calls,
+    )
+
+
+# The requests only a transition makes (its own cost); everything else is what ticks cost to look.
+TRANSITION_OPERATIONS = frozenset(
+    {
+        "ecs.UpdateService",
+        "application-autoscaling.DescribeScalableTargets",
+        "application-autoscaling.RegisterScalableTarget",
+        "rds.StopDBInstance",
+        "rds.StartDBInstance",
+        "rds.StopDBCluster",
+        "rds.StartDBCluster",
+        "dynamodb.PutItem",
+        "dynamodb.UpdateItem",
+        "dynamodb.DeleteItem",
+    }
+)
+
+
+@dataclass
+class WeekdayFigures:
+    ticks: int
+    full: int  # ticks that reconciled everything
+    looking: int  # requests per weekday, transitions' own requests left out
+    every_tick_full: int  # what looking costs when every tick reconciles (the quiet full tick x ticks)
+    transitions: int  # services and databases stopped or started
+    per_transition: float
+
+
+def weekday(services: int = 1000, databases: int = 200) -> WeekdayFigures:
+    """Every 10-minute tick of a weekday (Wednesday, office-hours 07:00-20:00 Berlin), the night before included in
+    the set-up: what looking costs, and what each stop or start costs on its own."""
+    from datetime import datetime, timedelta
+
+    from steward.runtime import shared_aws
+
+    start = datetime(2026, 11, 25, tzinfo=UTC)
+    with platform(services):
+        seed_databases(databases)
+        quiet_full, _, _ = run_tick("2026-11-24T12:00:00Z", WRITES_PER_SECOND="100")
+        for now in ("2026-11-24T19:00:00Z", "2026-11-24T19:10:00Z", "2026-11-24T23:50:00Z"):
+            run_tick(now, WRITES_PER_SECOND="100")  # Tuesday evening: everything held off for the night
+        looking = transition_requests = transitions = full = 0
+        for index in range(144):
+            now = (start + timedelta(minutes=10 * index)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            requests, _, result = run_tick(now, WRITES_PER_SECOND="100")
+            own = sum(count for name, count in shared_aws().calls.items() if name in TRANSITION_OPERATIONS)
+            reconciled = result["outcome"] != "idle"
+            own -= 1 if reconciled else 0  # the reconcile marker each full tick leaves is looking, not a transition
+            full += reconciled
+            looking += requests - own
+            transition_requests += own
+            moved = result["stopped"] + result["started"]
+            moved += result.get("databases", {}).get("stopped", []) + result.get("databases", {}).get("started", [])
+            transitions += len(moved)
+    return WeekdayFigures(
+        144, full, looking, 144 * quiet_full, transitions, transition_requests / transitions if transitions else 0.0
     )
 
 

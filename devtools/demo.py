@@ -29,7 +29,15 @@ from moto.server import ThreadedMotoServer
 
 from devtools.ecs_overlay import EcsOverlay
 from devtools.lambda_context import LambdaContext
-from devtools.platform import CLUSTER, REFERENCE_SERVICES, seed_reference_platform, service_sizes
+from devtools.platform import (
+    CLUSTER,
+    REFERENCE_SERVICES,
+    create_database,
+    database_states,
+    seed_databases,
+    seed_reference_platform,
+    service_sizes,
+)
 from devtools.slack_html import render_page
 from devtools.slack_standin import SlackStandIn
 from devtools.strict import installed
@@ -47,8 +55,15 @@ SCHEDULES = {
         "timezone": "Europe/Berlin",
         "periods": [{"days": "mon-fri", "start": "07:00", "stop": "20:00"}],
         "holidays": ["2026-12-24", "2026-12-25", "2026-12-31"],
-    }
+    },
+    # The reporting database's team is away for a week: nothing starts it until Monday 7 December.
+    "reporting": {
+        "timezone": "Europe/Berlin",
+        "periods": [{"days": "mon-fri", "start": "07:00", "stop": "20:00"}],
+        "holidays": ["2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"],
+    },
 }
+REPORTS_DB = "pyairtable-dev-reports"
 SPOT_STRATEGY = [
     {"capacityProvider": "FARGATE_SPOT", "base": 1, "weight": 3},
     {"capacityProvider": "FARGATE", "weight": 1},
@@ -102,7 +117,22 @@ def names(results: list[dict[str, Any]], key: str) -> str:
 
 
 def off_hours_line(results: list[dict[str, Any]]) -> str:
-    return f"stopped: {names(results, 'stopped')} | started: {names(results, 'started')}"
+    line = f"stopped: {names(results, 'stopped')} | started: {names(results, 'started')}"
+    moved = {
+        verb: [d["database"].split("/")[-1] for r in results for d in r.get("databases", {}).get(verb, [])]
+        for verb in ("stopped", "started")
+    }
+    if moved["stopped"] or moved["started"]:
+        line += f" | databases stopped: {', '.join(moved['stopped']) or 'none'}"
+        line += f", started: {', '.join(moved['started']) or 'none'}"
+    return line
+
+
+def database_line(results: list[dict[str, Any]]) -> str:
+    last = results[-1]
+    if last.get("outcome") in ("noted", "already-noted", "not-held"):
+        return f"{last['outcome']}: {last['database']}"
+    return off_hours_line(results)
 
 
 def services_line(results: list[dict[str, Any]]) -> str:
@@ -251,6 +281,20 @@ def day(ecs: EcsOverlay, revisions: dict[int, str]) -> list[Step]:
             off_hours_line,
         ),
         Step(
+            "Fri 23:10",
+            "the databases follow their last service",
+            "off_hours",
+            lambda: [tick("off-hours-tick", "2026-11-27T22:10:00Z")],
+            off_hours_line,
+        ),
+        Step(
+            "Mon 06:45",
+            "the databases start ahead of the services",
+            "off_hours",
+            lambda: [tick("off-hours-tick", "2026-11-30T05:45:00Z")],
+            off_hours_line,
+        ),
+        Step(
             "Mon 07:00",
             "morning start",
             "off_hours",
@@ -271,7 +315,34 @@ def day(ecs: EcsOverlay, revisions: dict[int, str]) -> list[Step]:
             lambda: [tick("cost-digest", "2026-12-01T06:30:00Z")],
             digest_line,
         ),
+        Step(
+            "Fri 20:10",
+            "a week on, AWS starts the reports database",
+            "off_hours",
+            lambda: [rds_event("RDS-EVENT-0154", "2026-12-04T19:10:00Z")],
+            database_line,
+        ),
+        Step(
+            "Fri 20:19",
+            "it has started: Steward stops it again",
+            "off_hours",
+            lambda: [rds_event("RDS-EVENT-0088", "2026-12-04T19:19:00Z")],
+            database_line,
+            before=lambda: boto3.client("rds").start_db_instance(DBInstanceIdentifier=REPORTS_DB),
+        ),
     ]
+
+
+def rds_event(event_id: str, at: str) -> dict[str, Any]:
+    """The captured RDS-EVENT-0154 sample about the reporting database; RDS-EVENT-0088 (no public EventBridge
+    capture) is derived from it with the event list's text, "DB instance started."."""
+    event = retarget(sample("off_hours/DatabaseEvent--instance-auto-started.json"), EventID=event_id)
+    arn = f"arn:aws:rds:eu-central-1:{ACCOUNT}:db:{REPORTS_DB}"
+    event.update(time=at, resources=[arn], region="eu-central-1")
+    event["detail"].update(SourceArn=arn, SourceIdentifier=REPORTS_DB, Date=at)
+    if event_id == "RDS-EVENT-0088":
+        event["detail"]["Message"] = "DB instance started."
+    return event
 
 
 # ------------------------------------------------------------------------------------------ setup
@@ -312,6 +383,8 @@ def seed(endpoint: str) -> tuple[dict[str, dict[str, Any]], dict[int, str]]:
     )
     os.environ["SLACK_TOKEN_SECRET_ARN"] = secret["ARN"]
     seed_reference_platform(session)
+    seed_databases(session)
+    create_database(session.client("rds"), REPORTS_DB, tags={"steward:schedule": "reporting"})
     ecs = session.client("ecs")
     arns = {
         s["serviceName"]: s["serviceArn"]
@@ -449,6 +522,7 @@ class DayResult:
     lines: list[str]
     messages: list[Any]
     back_on_spot: bool
+    databases: dict[str, str]  # each database's status at the end ('instance/ID' -> status)
 
     @property
     def not_restored(self) -> dict[str, tuple[Any, Any]]:
@@ -487,13 +561,14 @@ def run_day(echo: Callable[[str], None] = lambda line: None) -> DayResult:
                 lines.append(f"{number:>2}. {step.at}  {step.title:<42} {step.summary(results)}")
                 echo(lines[-1])
             evening = service_sizes(boto3.session.Session())
+            databases = database_states(boto3.session.Session())
             messages = list(slack.messages)
     finally:
         server.stop()
     back_on_spot = overlay.strategies.get((CLUSTER, "llm-orchestrator")) == [
         {"base": 0, "weight": 0, **i} for i in SPOT_STRATEGY
     ]
-    return DayResult(morning, evening, lines, messages, back_on_spot)
+    return DayResult(morning, evening, lines, messages, back_on_spot, databases)
 
 
 def main() -> int:
@@ -508,9 +583,15 @@ def main() -> int:
         print(f"NOT RESTORED {name}: expected {expected}, found {actual}", file=sys.stderr)
     if not result.back_on_spot:
         print("llm-orchestrator is not back on its original Spot strategy", file=sys.stderr)
-    if result.not_restored or not result.back_on_spot:
+    expected = {**dict.fromkeys(result.databases, "available"), f"instance/{REPORTS_DB}": "stopped"}
+    for key in sorted(key for key in expected if result.databases[key] != expected[key]):
+        print(f"DATABASE {key}: expected {expected[key]}, found {result.databases[key]}", file=sys.stderr)
+    if result.not_restored or not result.back_on_spot or result.databases != expected:
         return 1
-    print(f"every service is back at its morning size and strategy ({time.monotonic() - started:.1f}s)")
+    print(
+        "every service is back at its morning size and strategy, every database up but the one on its holiday week "
+        f"({time.monotonic() - started:.1f}s)"
+    )
     return 0
 
 

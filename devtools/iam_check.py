@@ -380,7 +380,12 @@ def denial(
 # ------------------------------------------------------------------------------------------ the calls Steward makes
 
 # API operations whose IAM action is not named after them (SAR, "API operations defined by AWS Budget Service").
-ACTION_OF = {("budgets", "DescribeBudgets"): "budgets:ViewBudget", ("budgets", "DescribeBudget"): "budgets:ViewBudget"}
+ACTION_OF = {
+    ("budgets", "DescribeBudgets"): "budgets:ViewBudget",
+    ("budgets", "DescribeBudget"): "budgets:ViewBudget",
+    # The Resource Groups Tagging API's IAM prefix is "tag" (SAR, "Actions defined by Resource Group Tagging API").
+    ("resourcegroupstaggingapi", "GetResources"): "tag:GetResources",
+}
 # Operations no IAM permission governs (STS API reference, GetCallerIdentity: "No permissions are required").
 UNGOVERNED = {("sts", "GetCallerIdentity")}
 # DynamoDB transaction parts and the action each needs.
@@ -445,6 +450,7 @@ def _resource_arns(
         ("cloudwatch", "GetMetricData"),
         ("cloudwatch", "PutMetricData"),
         ("application-autoscaling", "DescribeScalableTargets"),
+        ("resourcegroupstaggingapi", "GetResources"),
     }:
         return ["*"]
     return None

@@ -80,6 +80,13 @@ REQUIRED: dict[str, list[tuple[str | int, ...]]] = {
         ("detail", "updatedAt"),
         ("detail", "eventName"),
     ],
+    "RDS DB Instance Event": [
+        ("detail-type",),
+        ("time",),
+        ("detail",),
+        ("detail", "EventID"),
+        ("detail", "SourceArn"),
+    ],
     "sns": [
         ("Records",),
         ("Records", 0, "EventSource"),

@@ -48,6 +48,18 @@ def test_every_service_ends_the_day_exactly_as_it_started(day: DayResult) -> Non
     assert day.back_on_spot
 
 
+def test_the_platforms_databases_end_up_and_the_one_on_its_holiday_week_stays_stopped_after_awss_start(
+    day: DayResult,
+) -> None:
+    assert day.databases == {
+        "instance/pyairtable-dev-db": "available",
+        "instance/pyairtable-dev-aurora-1": "available",
+        "cluster/pyairtable-dev-aurora": "available",
+        "instance/pyairtable-dev-reports": "stopped",
+    }
+    assert any(line.endswith("databases stopped: pyairtable-dev-reports, started: none") for line in day.lines[-1:])
+
+
 def test_the_team_reads_each_thing_that_happened_once(day: DayResult) -> None:
     firsts = [message.text.splitlines()[0] for message in day.messages]
     expected_starts = [

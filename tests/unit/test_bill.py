@@ -96,11 +96,13 @@ def test_getmetricdata_is_priced_per_metric_requested_two_for_each_running_servi
 
 
 def test_metrics_sent_every_tick_are_whole_metric_months_and_rare_ones_only_their_hours() -> None:
-    every_tick = {("off-hours", "ServicesStopped")}
+    every_tick = {("off-hours", "IdleTicks")}
+    full_reconciles = {("off-hours", "ServicesStopped")}  # 8 hours a day with a full reconcile
     daily = {("cost-report", "DigestsPosted")}
     failures_only = {("off-hours", "ScheduleErrors")}
-    month = bill.bill(measured(), bill.stack(), every_tick | daily | failures_only, INSTANT)
-    assert round(line(month, "CloudWatch custom metrics").quantity, 9) == round(1 + Decimal(730) / 24 / 730, 9)
+    month = bill.bill(measured(), bill.stack(), every_tick | full_reconciles | daily | failures_only, INSTANT)
+    expected = 1 + Decimal(8) / 24 + Decimal(730) / 24 / 730
+    assert round(line(month, "CloudWatch custom metrics").quantity, 9) == round(expected, 9)
 
 
 def test_every_metric_steward_emits_has_a_known_cadence() -> None:

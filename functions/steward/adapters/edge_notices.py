@@ -24,9 +24,9 @@ class EdgeNotices:
     def first_not_back(self, service: str, restored_at: datetime, now: datetime) -> bool:
         return self._first(f"not-back#{service}#{restored_at.isoformat()}", now)
 
-    def restored_between(self, start: datetime, end: datetime) -> list[KeptOff]:
-        """The holds that ended (a start restored them) in [start, end]: one Query of the savings log."""
-        return [hold for hold in self._holds.kept_off_since_instant(start) if hold.end <= end]
+    def restored_since(self, start: datetime) -> list[KeptOff]:
+        """The holds that ended (a start restored them) at or after `start`: one Query of the savings log."""
+        return self._holds.kept_off_since_instant(start)
 
     def _first(self, sk: str, now: datetime) -> bool:
         return self._state.put_new(Key(pk="edge-notice", sk=sk), {"at": now.isoformat()}, expires=now + NOTICE_LIFETIME)

@@ -29,6 +29,7 @@ class SchedulesDocument:
         self._state = state
         self._parameter = parameter
         self._schedules: dict[str, Schedule] | Unusable | None = None
+        self.version = ""  # the parameter's version, as read: a changed document reads as a new version
 
     def read(self) -> dict[str, Schedule] | Unusable:
         """Every named schedule, or why there are none: the parameter is missing or the document is invalid. Read
@@ -45,6 +46,7 @@ class SchedulesDocument:
             if error.response["Error"]["Code"] == "ParameterNotFound":
                 return Unusable(f"schedules parameter {self._parameter} does not exist")
             raise
+        self.version = f"{response['Parameter'].get('Version', '')}:{response['Parameter'].get('LastModifiedDate', '')}"
         try:
             return parse_schedules(response["Parameter"]["Value"])
         except ScheduleError as error:

@@ -191,6 +191,7 @@ class DbDecision(Struct, frozen=True):
     new_hold: bool = False  # STOP: the hold is not stored yet
     edge_id: str = ""  # MARK: the off edge handled
     back_at: datetime | None = None  # STOP: when its schedule next starts it, lead included
+    retry: bool = False  # nothing now, but the next tick must look again (it is in motion)
 
     @property
     def changes(self) -> bool:
@@ -306,8 +307,8 @@ def _off_and_held(s: DbSituation) -> DbDecision | None:
         return None
     if status != "available":
         if status in ("stopped", "stopping"):
-            return DbDecision(DbAction.NONE, f"held stopped since {when(held.stopped_at)}")
-        return DbDecision(DbAction.NONE, f"held stopped, and {status} now: decided once it is available")
+            return DbDecision(DbAction.NONE, f"held stopped since {when(held.stopped_at)}", retry=status == "stopping")
+        return DbDecision(DbAction.NONE, f"held stopped, and {status} now: decided once it is available", retry=True)
     if held.status == "stopping":
         return DbDecision(DbAction.STOP, f"finishing an interrupted stop ({s.desired.reason})", hold=held)
     if held.started_by_aws(s.now):
@@ -326,13 +327,14 @@ def _off(s: DbSituation) -> DbDecision:
         return DbDecision(DbAction.NONE, "this off period was already handled; not fighting a manual change")
     if s.running:
         listed = ", ".join(s.running[:3]) + (f" and {len(s.running) - 3} more" if len(s.running) > 3 else "")
-        return DbDecision(DbAction.NONE, f"waiting for the services of its schedule to stop: {listed} still running")
+        reason = f"waiting for the services of its schedule to stop: {listed} still running"
+        return DbDecision(DbAction.NONE, reason, retry=True)
     if db.status == "stopped":
         return DbDecision(
             DbAction.MARK, f"already stopped when the off period began ({desired.reason})", edge_id=desired.edge_id
         )
     if db.status != "available":
-        return DbDecision(DbAction.SKIP, f"{db.status}: stopped once it is available (next tick)")
+        return DbDecision(DbAction.SKIP, f"{db.status}: stopped once it is available (next tick)", retry=True)
     hold = DatabaseHold(
         stopped_at=s.now,
         stopped_by="schedule",
@@ -350,7 +352,7 @@ def _start(s: DbSituation, held: DatabaseHold, reason: str) -> DbDecision:
         return DbDecision(DbAction.START, reason, hold=held)
     if status in ("available", "starting"):
         return DbDecision(DbAction.RELEASE, f"{reason}; already {status}, nothing to start", hold=held)
-    return DbDecision(DbAction.NONE, f"{reason}; {status} now: started once it is stopped (next tick)")
+    return DbDecision(DbAction.NONE, f"{reason}; {status} now: started once it is stopped (next tick)", retry=True)
 
 
 DB_RULES: tuple[DbRule, ...] = (

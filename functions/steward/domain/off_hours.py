@@ -46,6 +46,7 @@ class Decision(Struct, frozen=True):
     new_hold: bool = False  # for STOP: `restore` is not stored yet; it takes the scalable target read before the stop
     edge_id: str = ""  # for MARK: the off edge handled
     back_at: datetime | None = None  # for STOP: when its schedule next starts it (None: no start within a week)
+    retry: bool = False  # nothing now, but the next tick must look again (it is in motion)
 
     @property
     def changes(self) -> bool:
@@ -126,7 +127,7 @@ def _cannot_be_scaled(s: Situation) -> Decision | None:
     if s.service.scheduling_strategy == "DAEMON":
         return Decision(Action.SKIP, "DAEMON service: runs one task per instance, nothing to scale")
     if s.service.deployment_in_progress:
-        return Decision(Action.SKIP, "deployment in progress; will retry next tick")
+        return Decision(Action.SKIP, "deployment in progress; will retry next tick", retry=True)
     return None
 
 

@@ -11,7 +11,7 @@ Changes run in a bounded pool under a client-side rate limit; one service failin
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from typing import Any
 
@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from msgspec import Struct
 from msgspec.structs import replace
 
-from steward.adapters import db_holds, dry_runs, edge_notices, holding, rds, tag_notices
+from steward.adapters import db_holds, dry_runs, edge_notices, holding, rds, reconcile, tag_notices
 from steward.adapters import ecs as ecs_actions
 from steward.adapters import pause as pause_actions
 from steward.adapters import schedules as schedules_actions
@@ -39,6 +39,7 @@ from steward.apply import REPORTED, Applied, Change, Status, apply
 from steward.domain.databases import DbAction, DbVerdict, decide_databases
 from steward.domain.edges import not_back, upcoming_stops
 from steward.domain.off_hours import Action, Verdict, decide_each, in_scope, only_restores
+from steward.domain.reconcile import Fingerprint, Marker, idle_reason, next_due
 from steward.domain.scope import Scope
 from steward.domain.services import TagProblem
 from steward.models.rds import RdsClusterEvent, RdsInstanceEvent
@@ -61,6 +62,7 @@ IAM_ACTIONS = (
     | rds.FIND_ACTIONS
     | rds.STOP_START_ACTIONS
     | db_holds.IAM_ACTIONS
+    | reconcile.IAM_ACTIONS
 )
 RESTORE_LOOKBACK = timedelta(
     hours=1
@@ -105,13 +107,15 @@ def plan_tick(rt: Runtime[OffHoursSettings], now: datetime) -> Observed | Unusab
     return observe_and_decide(connect(rt), rt.settings.scope, now)
 
 
-def observe_and_decide(adapters: Adapters, scope: Scope, now: datetime) -> Observed | Unusable:
+def observe_and_decide(
+    adapters: Adapters, scope: Scope, now: datetime, items: list[dict[str, Any]] | None = None
+) -> Observed | Unusable:
     """The services and databases in scope, and those this stack holds that have left it since (they only come
     back). A database waits for the services of its schedule: it is decided against what they run now."""
     schedules = adapters.schedules.read()
     if isinstance(schedules, Unusable):
         return schedules
-    items = adapters.holds.items()
+    items = adapters.holds.items() if items is None else items
     real = adapters.holds.records(items)
     # A dry run decides against the holds it reported, as the live run decides against the ones it wrote.
     pretend = adapters.dry_runs.pretend_holds(now, held=real)
@@ -133,10 +137,40 @@ def observe_and_decide(adapters: Adapters, scope: Scope, now: datetime) -> Obser
 
 
 def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
+    """An idle tick (nothing due, nothing changed since the last full reconcile) reads only the tag sweep, the
+    records and the schedules; any other tick reconciles every service and database."""
     adapters, dry_run = connect(rt), rt.settings.dry_run
-    observed = observe_and_decide(adapters, rt.settings.scope, now)
+    items = adapters.holds.items()
+    schedules = adapters.schedules.read()
+    if isinstance(schedules, Unusable):
+        return report_unusable(rt, adapters, schedules, dry_run)
+    if dry_run:
+        # A dry run writes nothing but its report markers: it reconciles every tick.
+        return reconcile_all(rt, adapters, items, reconcile.Sweep({}), now)[0]
+    swept = reconcile.sweep(rt.aws)
+    fingerprint = Fingerprint(swept.digest, reconcile.records_digest(items), adapters.schedules.version)
+    quiet = idle_reason(reconcile.marker_in(items), fingerprint, now)
+    if quiet is not None:
+        metrics.add_metric(name="IdleTicks", unit=MetricUnit.Count, value=1)
+        logger.debug("idle tick", extra={"reason": quiet})
+        return {**TickReport([], now, dry_run).result(), "outcome": "idle", "reason": quiet}
+    result, due = reconcile_all(rt, adapters, items, swept, now)
+    _remember(rt, Marker(fingerprint, due, now))
+    return result
+
+
+def reconcile_all(
+    rt: Runtime[OffHoursSettings],
+    adapters: Adapters,
+    items: list[dict[str, Any]],
+    swept: reconcile.Sweep,
+    now: datetime,
+) -> tuple[dict[str, Any], datetime]:
+    """Every service and database decided and acted on; and the first instant the next full reconcile is due."""
+    dry_run = rt.settings.dry_run
+    observed = observe_and_decide(adapters, rt.settings.scope, now, items)
     if isinstance(observed, Unusable):
-        return report_unusable(rt, adapters, observed, dry_run)
+        return report_unusable(rt, adapters, observed, dry_run), now
     verdicts = observed.services
     changes = plan(with_targets(verdicts, adapters.ecs), adapters.holds, adapters.dry_runs, now)
     db_changes = [plan_database(verdict, adapters, now) for verdict in observed.databases]
@@ -144,8 +178,57 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
         outcomes = list(pool.map(partial(act, dry_run=dry_run), changes))
         db_outcomes = list(pool.map(partial(act_on_database, adapters=adapters, now=now, dry_run=dry_run), db_changes))
     say_invalid_tags(rt, verdicts, now)
-    say_around_edges(rt, adapters, verdicts, now)
-    return report(rt, TickReport(outcomes, now, dry_run, databases=db_outcomes))
+    checks = say_around_edges(rt, adapters, verdicts, now)
+    tick = TickReport(outcomes, now, dry_run, databases=db_outcomes)
+    due = due_next(
+        rt, adapters=adapters, observed=observed, tick=tick, items=items, swept=swept, checks=checks, now=now
+    )
+    return report(rt, tick), due
+
+
+def due_next(
+    rt: Runtime[OffHoursSettings],
+    *,
+    adapters: Adapters,
+    observed: Observed,
+    tick: TickReport,
+    items: list[dict[str, Any]],
+    swept: reconcile.Sweep,
+    checks: list[datetime],
+    now: datetime,
+) -> datetime:
+    """At once while anything is in motion (a failure, a deployment, a database between states, an interrupted
+    stop); else the next edge, lead, heads-up, keep-awake end, budget hold end or come-back check."""
+    in_motion = (
+        any(o.error for o in tick.outcomes)
+        or any(o.error for o in tick.databases)
+        or any(v.decision.retry for v in observed.services)
+        or any(v.decision.retry for v in observed.databases)
+        or any(item.get("status") == "stopping" for item in items)
+    )
+    if in_motion:
+        return now
+    schedules = adapters.schedules.read()
+    if any(v.invalid for v in observed.services):
+        # An unreadable tag value is said once a day: the next (UTC) day's first tick says it again.
+        checks = [*checks, datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(0), tzinfo=UTC)]
+    holds_until = [datetime.fromisoformat(str(item["hold_until"])) for item in items if item.get("hold_until")]
+    return next_due(
+        now,
+        schedules.values() if not isinstance(schedules, Unusable) else (),
+        swept.tag_sets.values(),
+        holds_until,
+        checks,
+        heads_up=timedelta(minutes=rt.settings.heads_up_minutes),
+    )
+
+
+def _remember(rt: Runtime[OffHoursSettings], marker: Marker) -> None:
+    """A marker that cannot be written only costs the next tick a full reconcile."""
+    try:
+        reconcile.remember(rt.state, marker)
+    except REPORTED as error:
+        logger.warning("reconcile marker not recorded", extra={"error": str(error)})
 
 
 def on_database_event(rt: Runtime[OffHoursSettings], event: RdsInstanceEvent | RdsClusterEvent) -> dict[str, Any]:
@@ -306,9 +389,12 @@ def report_unusable(
     return {"outcome": "schedules-invalid", "reason": unusable.problem, "changed": 0}
 
 
-def say_around_edges(rt: Runtime[OffHoursSettings], adapters: Adapters, verdicts: list[Verdict], now: datetime) -> None:
+def say_around_edges(
+    rt: Runtime[OffHoursSettings], adapters: Adapters, verdicts: list[Verdict], now: datetime
+) -> list[datetime]:
     """A heads-up before the next off edge stops services, and an alert for each service a start restored that has
-    not come back; each said once. Both read what the tick already read, plus one Query of the recent restores."""
+    not come back; each said once. Both read what the tick already read, plus one Query of the recent restores.
+    Returns when the restores too recent to check are due for their check."""
     settings, notices = rt.settings, EdgeNotices(rt.state, adapters.holds)
     views = [verdict.service for verdict in verdicts]
     try:
@@ -320,7 +406,9 @@ def say_around_edges(rt: Runtime[OffHoursSettings], adapters: Adapters, verdicts
                     for message in heads_up_messages(heads_up, now, settings.aws_region, dry_run=settings.dry_run):
                         rt.slack.post(message)
         due = now - timedelta(minutes=settings.come_back_minutes)
-        restored = notices.restored_between(due - RESTORE_LOOKBACK, due)
+        recent = notices.restored_since(due - RESTORE_LOOKBACK)
+        checks = [hold.end + (now - due) for hold in recent if hold.end > due]
+        restored = [hold for hold in recent if hold.end <= due]
         for found in not_back(restored, {view.key: view for view in views}):
             metrics.add_metric(name="ServicesNotBack", unit=MetricUnit.Count, value=1)
             if notices.first_not_back(found.service.key, found.restored_at, now):
@@ -329,6 +417,8 @@ def say_around_edges(rt: Runtime[OffHoursSettings], adapters: Adapters, verdicts
     except REPORTED as error:
         # What is said around an edge never fails the tick's actions.
         logger.warning("edge notices not recorded", extra={"error": str(error)})
+        return [now]  # the checks not made are made at the next tick
+    return checks
 
 
 def say_invalid_tags(rt: Runtime[OffHoursSettings], verdicts: list[Verdict], now: datetime) -> None:
