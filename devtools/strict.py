@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 from botocore.model import OperationModel, Shape
 from moto.core.responses import ActionResult
 from moto.rds.responses import RDSResponse
+from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
 
 HANDLERS = ("off_hours", "spot_fallback", "deploy_rollback", "budget_alert", "cost_report")
 MOTO_ACCOUNT = "123456789012"  # moto's default account, the one every test world uses
@@ -552,6 +553,7 @@ def install(layer: StrictAws, setattr: Setattr) -> StrictAws:
     setattr(BaseClient, "_make_api_call", strict_call)
     setattr(AwsClients, "use", strict_use)
     setattr(RDSResponse, "describe_db_clusters", _paged_db_clusters)
+    setattr(ResourceGroupsTaggingAPIResponse, "get_resources", _resources_per_page)
     for name in HANDLERS:
         try:
             module = importlib.import_module(f"steward.handlers.{name}")
@@ -574,6 +576,27 @@ def _paged_db_clusters(self: RDSResponse) -> ActionResult:
     start, size = int(self.params.get("Marker") or 0), int(self.params.get("MaxRecords") or 100)
     following = {"Marker": str(start + size)} if start + size < len(clusters) else {}
     return ActionResult({"DBClusters": clusters[start : start + size], **following})
+
+
+def _resources_per_page(self: ResourceGroupsTaggingAPIResponse) -> ActionResult:
+    """moto also cuts GetResources pages at 100 tags when the request sets no TagsPerPage; AWS applies TagsPerPage
+    only when it is given ("AWS recommends using ResourcesPerPage instead of this parameter", GetResources), so a
+    page holds ResourcesPerPage resources whatever their tags (at most 50 a resource)."""
+    if self._get_param("TagsPerPage") is not None:
+        return _moto_get_resources(self)
+    token, resources = self.backend.get_resources(
+        pagination_token=self._get_param("PaginationToken"),
+        tag_filters=self._get_param("TagFilters", []),
+        resources_per_page=self._get_int_param("ResourcesPerPage", 50),
+        tags_per_page=100 * 50,
+        resource_type_filters=self._get_param("ResourceTypeFilters", []),
+        resource_arn_list=self._get_param("ResourceARNList", []),
+    )
+    mappings = [{"ResourceARN": r.arn, "Tags": [{"Key": k, "Value": v} for k, v in r.tags.items()]} for r in resources]
+    return ActionResult({"ResourceTagMappingList": mappings, "PaginationToken": token})
+
+
+_moto_get_resources = ResourceGroupsTaggingAPIResponse.get_resources
 
 
 def _following(layer: StrictAws, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
