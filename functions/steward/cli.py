@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from steward.adapters.inventory import Inventory, Snapshot
     from steward.adapters.spot_episodes import OpenEpisode
     from steward.adapters.state import StateStore
+    from steward.domain.databases import DatabaseHold
     from steward.domain.services import RestoreRecord, TagProblem
 
 from steward.workflows.restore import FAILED_OUTCOMES, Row, scaling_target, utc
@@ -383,6 +384,16 @@ def status(out: TextIO, *, as_json: bool) -> int:
                 }
                 for held in sorted(snapshot.held, key=lambda h: h.service)
             ],
+            "held_databases": [
+                {
+                    "database": held.database,
+                    "since": utc(held.hold.stopped_at),
+                    "by": held.hold.stopped_by,
+                    "status": held.hold.status,
+                    "until": utc(held.hold.hold_until) if held.hold.hold_until else None,
+                }
+                for held in sorted(snapshot.held_databases, key=lambda h: h.database)
+            ],
             "on_demand": [
                 {
                     "service": episode.service,
@@ -418,6 +429,16 @@ def status(out: TextIO, *, as_json: bool) -> int:
             for held in sorted(snapshot.held, key=lambda h: h.service)
         ],
     )
+    if snapshot.held_databases:
+        _section(
+            out,
+            "Databases held stopped",
+            ["DATABASE", "SINCE", "BY", "STARTS"],
+            [
+                (h.database, utc(h.hold.stopped_at), h.hold.stopped_by, _db_starts(h.hold))
+                for h in sorted(snapshot.held_databases, key=lambda h: h.database)
+            ],
+        )
     _section(
         out,
         "On on-demand after a Spot failure",
@@ -820,6 +841,13 @@ def _duration(span: timedelta) -> str:
 def _restores(restore: RestoreRecord) -> str:
     target = scaling_target(restore)
     return f"{restore.desired_count} task(s)" + (f", {target}" if target else "")
+
+
+def _db_starts(hold: DatabaseHold) -> str:
+    """When it starts again: at its hold's end, or at its schedule's next start (lead time ahead of its services)."""
+    if hold.hold_until is not None:
+        return f"at {utc(hold.hold_until)} (budget period resets)"
+    return "at its schedule's next start, ahead of its services"
 
 
 def _held_by(restore: RestoreRecord) -> str:

@@ -303,6 +303,33 @@ def test_status_shows_what_is_held_off_and_since_when(platform: None, lambda_con
     assert "Last cost digest: none posted" in output
 
 
+def test_status_and_plan_show_the_databases_held_stopped_and_why_one_cannot_be(
+    platform: None, lambda_context: Any
+) -> None:
+    # Given the platform's databases (and a read replica) on office-hours, stopped after their services
+    from devtools.platform import seed_databases
+
+    seed_databases(boto3.session.Session())
+    boto3.client("rds").create_db_instance_read_replica(
+        DBInstanceIdentifier="reports-replica",
+        SourceDBInstanceIdentifier="pyairtable-dev-db",
+        Tags=[{"Key": "steward:environment", "Value": "dev"}, {"Key": "steward:schedule", "Value": "office-hours"}],
+    )
+    off_hours.lambda_handler(EVENING, lambda_context)
+    off_hours.lambda_handler({**EVENING, "now": "2026-11-27T19:10:00Z"}, lambda_context)
+
+    # When the status and Monday morning's plan are asked for
+    code, output = run("status")
+    plan_code, plan = run("plan", "off-hours", "--at", "2026-11-30T05:45:00Z")
+
+    # Then the held databases are listed with when they start, and the plan says what it starts and what it skips
+    assert code == plan_code == EXIT_OK
+    assert "Databases held stopped: 1" in output
+    assert re.search(r"cluster/pyairtable-dev-aurora\s+2026-11-27T19:10:00Z\s+schedule\s+at its schedule", output)
+    assert re.search(r"cluster/pyairtable-dev-aurora\s+start\s+on 15 min ahead of its services", plan)
+    assert re.search(r"instance/reports-replica\s+skip\s+read replica of pyairtable-dev-db", plan)
+
+
 def test_status_as_json(platform: None, lambda_context: Any) -> None:
     off_hours.lambda_handler(EVENING, lambda_context)
 

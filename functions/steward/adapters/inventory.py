@@ -13,11 +13,12 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from msgspec import Struct
 
-from steward.adapters import holding
+from steward.adapters import db_holds, holding
 from steward.adapters.aws import AwsClients
 from steward.adapters.rollback_records import DEPLOYMENT, ROLLBACK_MARKER
 from steward.adapters.spot_episodes import RECORD as SPOT_RECORD
 from steward.adapters.state import StateStore, StateUnavailable, service_key
+from steward.domain.databases import DatabaseHold
 from steward.domain.services import RestoreRecord, Strategy, StrategyItem
 
 SCAN_ACTIONS = frozenset({"dynamodb:Scan", "dynamodb:GetItem"})
@@ -78,6 +79,13 @@ class DigestMissed(Struct, frozen=True):
     reason: str
 
 
+class HeldDatabase(Struct, frozen=True):
+    """A database Steward holds stopped, and why."""
+
+    database: str  # instance/ID or cluster/ID
+    hold: DatabaseHold
+
+
 class Snapshot(Struct, frozen=True):
     held: list[Held]
     on_demand: list[OnDemand]
@@ -87,6 +95,7 @@ class Snapshot(Struct, frozen=True):
     digests: list[DigestPosted]
     digests_missed: list[DigestMissed]
     unreadable: int = 0  # items that looked like one of these but could not be read
+    held_databases: list[HeldDatabase] = []
 
 
 class Inventory:
@@ -125,7 +134,16 @@ class Inventory:
 
 
 _deserializer = TypeDeserializer()
-_VIEWS = ("held", "on_demand", "rollbacks", "ended_holds", "failed_deployments", "digests", "digests_missed")
+_VIEWS = (
+    "held",
+    "on_demand",
+    "rollbacks",
+    "ended_holds",
+    "failed_deployments",
+    "digests",
+    "digests_missed",
+    "held_databases",
+)
 
 
 def _classify(item: dict[str, Any]) -> tuple[str, Any]:
@@ -133,6 +151,9 @@ def _classify(item: dict[str, Any]) -> tuple[str, Any]:
     pk, sk = str(item["pk"]), str(item["sk"])
     if pk.startswith("service#"):
         return _service_item(pk.removeprefix("service#"), sk, item)
+    if pk.startswith(db_holds.PREFIX) and sk == holding.RECORD:
+        hold = db_holds.record_from_item(item).hold
+        return ("held_databases", HeldDatabase(pk.removeprefix(db_holds.PREFIX), hold)) if hold else ("", None)
     if pk == "savings":
         start, end = _instant(item["from"]), _instant(item["to"])
         return "ended_holds", EndedHold(str(item["service"]), int(item["tasks"]), start, end, str(item["by"]))
