@@ -9,11 +9,15 @@ clusters are among the resource types it covers. It takes no resource-level perm
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from msgspec import Struct
+from pydantic import BaseModel
 
 from steward.adapters import state as state_actions
 from steward.adapters.aws import AwsClients
@@ -44,6 +48,22 @@ def sweep(aws: AwsClients) -> Sweep:
             tags = {str(tag["Key"]): str(tag.get("Value", "")) for tag in mapping.get("Tags") or []}
             tag_sets[str(mapping["ResourceARN"])] = tags
     return Sweep(tag_sets)
+
+
+@cache
+def code_digest() -> str:
+    """Steward's own code, as deployed: a new version decides afresh at its first tick (read once a container)."""
+    package = Path(__file__).resolve().parents[1]
+    hasher = hashlib.sha256()
+    for source in sorted(package.rglob("*.py")):
+        hasher.update(str(source.relative_to(package)).encode())
+        hasher.update(source.read_bytes())
+    return hasher.hexdigest()[:16]
+
+
+def settings_digest(settings: BaseModel) -> str:
+    """What the stack was deployed with (scope, lead times, dry run …): a redeploy decides afresh."""
+    return digest([settings.model_dump(mode="json"), code_digest()])
 
 
 def records_digest(items: Iterable[dict[str, Any]]) -> str:

@@ -31,7 +31,7 @@ STEWARD_PREFIX = "steward:"
 class Fingerprint(Struct, frozen=True):
     tags: str  # digest of every swept resource's steward:* tags
     records: str  # digest of Steward's off-hours records
-    schedules: str  # the schedules parameter's version
+    schedules: str  # the schedules parameter's version, the stack's settings and Steward's code
 
 
 class Marker(Struct, frozen=True):

@@ -148,7 +148,8 @@ def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
         # A dry run writes nothing but its report markers: it reconciles every tick.
         return reconcile_all(rt, adapters, items, reconcile.Sweep({}), now)[0]
     swept = reconcile.sweep(rt.aws)
-    fingerprint = Fingerprint(swept.digest, reconcile.records_digest(items), adapters.schedules.version)
+    deployed = f"{adapters.schedules.version}|{reconcile.settings_digest(rt.settings)}"
+    fingerprint = Fingerprint(swept.digest, reconcile.records_digest(items), deployed)
     quiet = idle_reason(reconcile.marker_in(items), fingerprint, now)
     if quiet is not None:
         metrics.add_metric(name="IdleTicks", unit=MetricUnit.Count, value=1)
