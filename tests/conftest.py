@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.hooks
+import botocore.loaders
+import botocore.session
 import pytest
 from devtools.lambda_context import LambdaContext
 from devtools.slack_standin import SlackStandIn
@@ -38,6 +42,54 @@ for _key, _value in OFFLINE_ENV.items():
     os.environ[_key] = _value
 for _key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_key, None)
+
+
+def _one_loader_per_data_path() -> None:
+    """botocore parses its JSON service models (endpoints, each service's API) again in every new Session, and the
+    tests make hundreds (a fresh runtime per test, one per client, moto's fresh default session): they share one
+    read-only loader per data path instead, as the clients of one Session always do."""
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+    create = botocore.loaders.create_loader
+
+    def shared(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared  # type: ignore[attr-defined]
+
+
+def _session_setup_once_per_handler() -> None:
+    """Each new Session registers some 150 event handlers, inspecting each one's signature and rewriting each event
+    name through botocore's alias table from scratch. Both answers depend only on the handler's code and the event
+    name, so they are worked out once per run: the same checks, with the same outcome."""
+    inspect_kwargs = botocore.hooks.accepts_kwargs
+    by_code: dict[types.CodeType, bool] = {}
+
+    def accepts_kwargs(func: Any) -> bool:
+        function = getattr(func, "__func__", func)
+        if not isinstance(function, types.FunctionType) or hasattr(function, "__signature__"):
+            return bool(inspect_kwargs(func))
+        if function.__code__ not in by_code:
+            by_code[function.__code__] = bool(inspect_kwargs(func))
+        return by_code[function.__code__]
+
+    botocore.hooks.accepts_kwargs = accepts_kwargs  # type: ignore[attr-defined]
+
+    emitter = botocore.hooks.EventAliaser
+    init = emitter.__init__
+    aliased_names: dict[str, str] = {}
+
+    def shared_alias_cache(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
+        init(self, event_emitter, event_aliases)
+        if event_aliases is None:  # botocore's own table: the same answer for every Session
+            self._alias_name_cache = aliased_names
+
+    emitter.__init__ = shared_alias_cache  # type: ignore[method-assign]
+
+
+_one_loader_per_data_path()
+_session_setup_once_per_handler()
 
 EVENTS = ROOT / "events"
 SLACK_TOKEN = "xoxb-test-0000000000-steward-token"

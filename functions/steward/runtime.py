@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import cache, cached_property
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from aws_lambda_powertools.metrics import MetricUnit
 from msgspec import Struct
-from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
+from pydantic import BaseModel, Discriminator, Tag, ValidationError
 
 from steward.adapters.aws import AwsClients
 from steward.adapters.pause import PauseSwitch
@@ -23,6 +23,9 @@ from steward.models.base import describe_validation_error
 from steward.observability import logger, metrics
 from steward.reports.pause import paused
 from steward.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 MAX_LOGGED_EVENT_CHARS = 2000
 
@@ -101,6 +104,8 @@ class Accepts:
 
     @cached_property
     def adapter(self) -> TypeAdapter[Any]:
+        from pydantic import TypeAdapter  # its module loads with the first event that needs it, not at import
+
         members = tuple(Annotated[model, Tag(kind)] for kind, model in self.models.items())
         union: Any = Annotated[Union[members], Discriminator(event_kind)]  # noqa: UP007 (members known at run time)
         return TypeAdapter(union)

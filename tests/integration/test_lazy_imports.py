@@ -1,5 +1,6 @@
 """A function's cold start loads only what that function uses: the X-Ray SDK only when the stack traces, slack-sdk
-only when a message is posted. Each case runs a fresh interpreter, as Lambda does."""
+only when a message is posted, pydantic's TypeAdapter only when an event of a union is parsed, Powertools' typing
+module (an annotation) never. Each case runs a fresh interpreter, as Lambda does."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ PROBE = """
 import json, sys
 from devtools.lambda_context import LambdaContext
 handler = __import__(f"steward.handlers.{sys.argv[1]}", fromlist=["lambda_handler"])
-LAZY = ("aws_xray_sdk.core", "slack_sdk", "aws_lambda_powertools.utilities.parameters")
+LAZY = (
+    "aws_xray_sdk.core",
+    "slack_sdk",
+    "aws_lambda_powertools.utilities.parameters",
+    "pydantic.type_adapter",
+    "aws_lambda_powertools.utilities.typing",
+)
 loaded_at_import = sorted(m for m in LAZY if m in sys.modules)
 result = handler.lambda_handler({"detail-type": "not a Steward event"}, LambdaContext())
 print(json.dumps({
@@ -36,7 +43,7 @@ def first_invocation(handler: str, trace_disabled: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("handler", HANDLERS)
-def test_a_stack_without_tracing_never_loads_the_xray_sdk_slack_sdk_or_secrets_for_an_ignored_event(
+def test_a_stack_without_tracing_never_loads_the_xray_sdk_slack_sdk_secrets_or_type_adapters_for_an_ignored_event(
     handler: str,
 ) -> None:
     loaded = first_invocation(handler, trace_disabled="true")

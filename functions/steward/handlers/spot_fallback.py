@@ -1,8 +1,6 @@
 """SpotFallbackFunction: shift a service to on-demand when Spot fails it, and back once Spot is stable."""
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from steward.models.ec2 import SpotInterruptionWarning
 from steward.models.ecs import ServiceAction, TaskStateChange
@@ -12,6 +10,9 @@ from steward.runtime import Accepts, Rejected, runtime
 from steward.settings.spot_fallback import SpotFallbackSettings
 from steward.workflows import spot_fallback
 
+if TYPE_CHECKING:  # only an annotation: importing it costs every cold start about 1 ms
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 SETTINGS = SpotFallbackSettings
 ACCEPTS = Accepts(TaskStateChange, ServiceAction, SpotInterruptionWarning, SpotShiftBackTick)
 
@@ -19,7 +20,7 @@ ACCEPTS = Accepts(TaskStateChange, ServiceAction, SpotInterruptionWarning, SpotS
 @logger.inject_lambda_context(clear_state=True)
 @traced
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str, Any]:
     signal = ACCEPTS.parse(event)
     if isinstance(signal, Rejected):
         return signal.result()

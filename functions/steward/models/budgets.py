@@ -5,11 +5,14 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BeforeValidator, Discriminator, Field, StringConstraints, Tag, TypeAdapter
+from pydantic import AwareDatetime, BeforeValidator, Discriminator, Field, StringConstraints, Tag
 
 from steward.models.base import Model, NonEmpty
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 AMOUNT = re.compile(r"(?P<number>-?[0-9][0-9,]*(?:\.[0-9]+)?)")
 
@@ -121,7 +124,9 @@ BUDGET_MESSAGE_KINDS = (BudgetNotification, BudgetAutoAdjustment, UnreadableBudg
 
 
 @cache
-def _sns_message_text() -> TypeAdapter[str]:
+def _sns_message_text() -> "TypeAdapter[str]":
+    from pydantic import TypeAdapter  # its module loads with the first budget message, not at import
+
     # SNS Publish API reference, Message: at most 262,144 bytes, so never more characters. Built on first use.
     return TypeAdapter(Annotated[str, StringConstraints(min_length=1, max_length=262_144)])
 
