@@ -82,11 +82,11 @@ bytecode:
 	@test -n "$(DIRS)" || { echo "usage: make bytecode DIRS='dir ...'" >&2; exit 2; }
 	$(PYTHON313) -m compileall -q -j 0 --invalidation-mode unchecked-hash $(DIRS) > /dev/null
 
-# One pytest worker per core (a test file stays whole on one worker: --dist loadfile in pyproject.toml). The audit
-# mostly waits on the vulnerability service, so it runs beside the tests; each one's output stays in one piece.
-test: venv tools scanners lint
-	$(MAKE) --no-print-directory -j 2 --output-sync=target pytest audit
-	$(MAKE) --no-print-directory validate build
+# One pytest worker per core (a test file stays whole on one worker: --dist loadfile in pyproject.toml). Lint, the
+# audit (mostly waiting on the vulnerability service), the template checks and the build run beside the tests; each
+# one's output stays in one piece, and any one failing fails `make test`.
+test: venv tools scanners
+	$(MAKE) --no-print-directory -j 5 --output-sync=target lint pytest audit validate build
 
 pytest: venv
 	$(LOCAL_ENV) $(PY) -m pytest -n auto
