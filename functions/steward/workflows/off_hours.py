@@ -198,14 +198,14 @@ def due_next(
     checks: list[datetime],
     now: datetime,
 ) -> datetime:
-    """At once while anything is in motion (a failure, a deployment, a database between states, an interrupted
-    stop); else the next edge, lead, heads-up, keep-awake end, budget hold end or come-back check."""
+    """At once while anything is in motion (a failure, a deployment, a database between states; an interrupted stop
+    is a change this tick makes); else the next edge, lead, heads-up, keep-awake end, budget hold end or come-back
+    check."""
     in_motion = (
         any(o.error for o in tick.outcomes)
         or any(o.error for o in tick.databases)
         or any(v.decision.retry for v in observed.services)
         or any(v.decision.retry for v in observed.databases)
-        or any(item.get("status") == "stopping" for item in items)
     )
     if in_motion:
         return now
