@@ -99,7 +99,8 @@ def main() -> int:
 
     section = [
         "",
-        "## Off-hours: AWS requests per tick (target: ceil(N/10) + ceil(N/100) + 20 without transitions; + 4 per service stopping)",
+        "## Off-hours: AWS requests per tick (target: ceil(N/10) + ceil(N/100) + 20 for a full reconcile without "
+        "transitions, + 4 per service stopping; ceil(N/100) + 3 for an idle tick)",
         "",
     ]
     rows = []

@@ -23,6 +23,7 @@ from moto import mock_aws
 STATE_TABLE = "steward-bench-state"
 SCHEDULES_PARAMETER = "/steward-bench/schedules"
 MIDDAY = "2026-11-27T11:00:00Z"  # Friday 12:00 Berlin: everything on, nothing to do
+MIDDAY_LATER = "2026-11-27T11:10:00Z"  # the next tick: nothing changed, nothing due
 EVENING = "2026-11-27T19:00:00Z"  # Friday 20:00 Berlin: everything stops
 SCHEDULES = (
     '{"office-hours": {"timezone": "Europe/Berlin", '
@@ -112,6 +113,20 @@ def request_counts(sizes: tuple[int, ...] = (10, 100, 1000)) -> list[TickFigures
             quiet_calls = dict(shared_aws().calls)
             figures.append(
                 TickFigures(services, "no transition", quiet_requests, budget, naive, quiet_seconds, quiet_calls)
+            )
+            idle_requests, idle_seconds, idle = run_tick(MIDDAY_LATER, WRITES_PER_SECOND="100")
+            assert idle["outcome"] == "idle", idle
+            idle_budget = math.ceil(services / 100) + 3  # one paged tag sweep + the records, schedules, pause switch
+            figures.append(
+                TickFigures(
+                    services,
+                    "idle (nothing due)",
+                    idle_requests,
+                    idle_budget,
+                    naive,
+                    idle_seconds,
+                    dict(shared_aws().calls),
+                )
             )
             full_requests, full_seconds, result = run_tick(EVENING, WRITES_PER_SECOND="100")
             assert len(result["stopped"]) == services, result
