@@ -317,7 +317,7 @@ def day(ecs: EcsOverlay, revisions: dict[int, str]) -> list[Step]:
         ),
         Step(
             "Fri 20:10",
-            "a week on, AWS starts the reports database",
+            "a week on, AWS starts the reports DB",
             "off_hours",
             lambda: [rds_event("RDS-EVENT-0154", "2026-12-04T19:10:00Z")],
             database_line,
