@@ -17,13 +17,14 @@ LOCAL_ENV := env -u AWS_PROFILE -u AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=testing AW
 # sam build's python3.13 workflow needs python3.13 on PATH.
 BUILD_PATH := $(dir $(PYTHON313)):$(PATH)
 
-.PHONY: help venv tools scanners lint unit pytest test validate audit build bytecode demo sandbox bench clean lock
+.PHONY: help venv tools scanners lint unit pytest test validate audit build bytecode demo sandbox bench clean lock org-package
 
 help:
 	@echo "make demo   - a day in the life of the reference platform, against local stand-ins"
 	@echo "make test   - lint, type-check, all tests, sam validate --lint, checkov, pip-audit and an arm64 sam build"
 	@echo "make sandbox - a local moto with the reference platform, and sandbox.env for the steward command"
 	@echo "make lint | make audit | make build | make bench | make clean"
+	@echo "make org-package - after make build: one expanded template and code zips for a StackSet (.aws-sam/org)"
 
 $(VENV)/.installed: requirements/dev.lock
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required" >&2; exit 1; }
@@ -81,6 +82,15 @@ build: tools
 bytecode:
 	@test -n "$(DIRS)" || { echo "usage: make bytecode DIRS='dir ...'" >&2; exit 2; }
 	$(PYTHON313) -m compileall -q -j 0 --invalidation-mode unchecked-hash $(DIRS) > /dev/null
+
+# Service-managed StackSets run no transform: template.yaml expanded locally (SAM's transform, nested stacks inlined),
+# the built code zipped by content hash, all in .aws-sam/org (README: Rolling out to an organisation). Offline.
+ORG := .aws-sam/org
+org-package: tools scanners
+	$(LOCAL_ENV) $(TOOLS)/bin/python -m devtools.org_package --build .aws-sam/build --out $(ORG)
+	$(LOCAL_ENV) $(TOOLS)/bin/cfn-lint $(ORG)/steward-org.json
+	$(LOCAL_ENV) $(CHECKOV)/bin/checkov --file $(ORG)/steward-org.json --framework cloudformation --quiet --compact \
+		--skip-download
 
 # One pytest worker per core (a test file stays whole on one worker: --dist loadfile in pyproject.toml). Lint, the
 # audit (mostly waiting on the vulnerability service), the template checks and the build run beside the tests; each
