@@ -62,8 +62,9 @@ unit: venv
 
 validate: tools scanners
 	$(LOCAL_ENV) $(SAM) validate --lint --template template.yaml
-	$(LOCAL_ENV) $(TOOLS)/bin/cfn-lint templates/*.yaml
-	$(LOCAL_ENV) $(CHECKOV)/bin/checkov --file template.yaml $(addprefix --file ,$(wildcard templates/*.yaml)) \
+	$(LOCAL_ENV) $(SAM) validate --lint --template org-digest.yaml
+	$(LOCAL_ENV) $(TOOLS)/bin/cfn-lint templates/*.yaml org-digest.yaml
+	$(LOCAL_ENV) $(CHECKOV)/bin/checkov --file template.yaml --file org-digest.yaml $(addprefix --file ,$(wildcard templates/*.yaml)) \
 		--framework cloudformation --quiet --compact --skip-download
 
 # pip-audit over every lock file; a known vulnerability fails it (AUDIT_STRICT=1: so does a package it cannot audit).
