@@ -282,3 +282,25 @@ def test_an_event_about_a_database_this_stack_does_not_hold_changes_nothing(
 
     assert result["outcome"] == "not-held"
     assert not [call for call in aws_calls if call.startswith("rds.")]
+
+
+def test_a_dry_run_reports_each_databases_stop_and_its_early_start_once_and_changes_nothing(
+    platform: None, lambda_context: Any, monkeypatch: pytest.MonkeyPatch, aws_calls: list[str]
+) -> None:
+    # Given a dry-run stack
+    monkeypatch.setenv("DRY_RUN", "true")
+    from steward.settings import load_settings
+
+    load_settings.cache_clear()
+
+    # When it ticks through the evening, the night and Monday's early start
+    nights = ["2026-11-27T19:00:00Z", "2026-11-27T19:10:00Z", "2026-11-27T19:20:00Z", "2026-11-28T12:00:00Z"]
+    results = [tick(now, lambda_context) for now in [*nights, "2026-11-30T05:45:00Z", "2026-11-30T05:55:00Z"]]
+
+    # Then each database's would-be stop and would-be start is reported once, and nothing was stopped
+    stops = [set(reasons(result, "stopped")) for result in results]
+    starts = [set(reasons(result, "started")) for result in results]
+    assert stops == [set(), {INSTANCE, CLUSTER}, set(), set(), set(), set()]
+    assert starts == [set(), set(), set(), set(), {INSTANCE, CLUSTER}, set()]
+    assert set(states().values()) == {"available"}
+    assert not [call for call in aws_calls if call.startswith(("rds.Stop", "rds.Start"))]

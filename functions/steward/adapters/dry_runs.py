@@ -14,10 +14,11 @@ from datetime import datetime
 from msgspec import Struct
 from msgspec.structs import replace
 
+from steward.adapters import db_holds
 from steward.adapters import state as state_actions
 from steward.adapters.holding import MARKER_LIFETIME, record_from_item, record_item
 from steward.adapters.state import Key, StateStore, service_key
-from steward.domain.databases import DatabaseHold
+from steward.domain.databases import DatabaseHold, DatabaseRecord, DatabaseView
 from steward.domain.off_hours import Action, Decision
 from steward.domain.services import OffHoursRecord, ServiceView
 
@@ -31,6 +32,8 @@ class DryRunEdges:
     def __init__(self, state: StateStore, *, active: bool) -> None:
         self._state = state
         self._active = active
+        # The reported would-be database stops not yet followed by a would-be start (read with the services').
+        self.database_holds: dict[str, DatabaseRecord] = {}
 
     def pretend_holds(self, now: datetime, *, held: Mapping[str, OffHoursRecord]) -> dict[str, OffHoursRecord]:
         """The reported would-be stops not yet followed by a would-be start, keyed by 'cluster/service', for the
@@ -38,9 +41,15 @@ class DryRunEdges:
         if not self._active:
             return {}
         holds = {}
+        self.database_holds = {}
         for item in self._state.records(RECORD):
+            # DynamoDB deletes expired items within days, not at once (DynamoDB TTL): an expired marker is ignored.
+            live = int(item.get("expires_at", 0)) > now.timestamp()
+            stopped = str(item.get("reported_change", "")).startswith("stop@")
+            if str(item["pk"]).startswith(db_holds.PREFIX) and live and stopped:
+                self.database_holds[str(item["pk"]).removeprefix(db_holds.PREFIX)] = db_holds.record_from_item(item)
             if not str(item["pk"]).startswith("service#"):
-                continue  # a database's marker: a dry run reports its would-be stop once, and holds nothing
+                continue
             key = item["pk"].removeprefix("service#")
             # DynamoDB deletes expired items within days, not at once (DynamoDB TTL): an expired marker is ignored.
             live = int(item.get("expires_at", 0)) > now.timestamp()
@@ -66,8 +75,12 @@ class DryRunEdges:
         edge = hold.edge_id if hold is not None else edge_id
         if not self._active or action not in ("stop", "start") or not edge:
             return None
-        key = Key(pk=f"database#{database}", sk=RECORD)
-        return ReportClaim(self._state, key, {"reported_change": f"{action}@{edge}"}, now + MARKER_LIFETIME)
+        key = Key(pk=f"{db_holds.PREFIX}{database}", sk=RECORD)
+        values: dict[str, object] = {"reported_change": f"{action}@{edge}"}
+        if action == "stop" and hold is not None:
+            # The would-be hold, so the morning's would-be start is decided (and reported) as the live run's.
+            values.update(db_holds.record_item(DatabaseRecord(edge, replace(hold, status="stopped"))))
+        return ReportClaim(self._state, key, values, now + MARKER_LIFETIME)
 
 
 class ReportClaim(Struct, frozen=True):
@@ -92,6 +105,14 @@ class ReportClaim(Struct, frozen=True):
         """Nothing to undo: reporting cannot fail once the would-be change is claimed."""
 
 
+def databases_as_left(databases: Sequence[DatabaseView], pretend: Mapping[str, DatabaseRecord]) -> list[DatabaseView]:
+    """The databases as the reported would-be stops would have left them: stopped."""
+    return [replace(db, status="stopped") if db.key in pretend and db.status == "available" else db for db in databases]
+
+
 def as_left(services: Sequence[ServiceView], pretend_holds: Mapping[str, OffHoursRecord]) -> list[ServiceView]:
     """The services as the reported would-be stops would have left them: at zero."""
-    return [replace(view, desired_count=0) if view.key in pretend_holds and view.exists else view for view in services]
+    return [
+        replace(view, desired_count=0, running_count=0) if view.key in pretend_holds and view.exists else view
+        for view in services
+    ]

@@ -27,7 +27,7 @@ from steward.adapters import schedules as schedules_actions
 from steward.adapters import slack as slack_actions
 from steward.adapters.aws import is_transient
 from steward.adapters.db_holds import DatabaseHoldClaim, DatabaseHolds, RestopClaim
-from steward.adapters.dry_runs import DryRunEdges, as_left
+from steward.adapters.dry_runs import DryRunEdges, as_left, databases_as_left
 from steward.adapters.ecs import Ecs
 from steward.adapters.edge_notices import EdgeNotices
 from steward.adapters.holding import HoldClaim, Holds, WriteLimits
@@ -130,10 +130,17 @@ def observe_and_decide(
         only_restores(v, f"outside this stack's scope ({scope.label})") if v.service.key in outside else v
         for v in verdicts
     ]
-    db_records = adapters.db_holds.records(items)
+    real_dbs = adapters.db_holds.records(items)
+    pretend_dbs = {
+        key: record
+        for key, record in adapters.dry_runs.database_holds.items()
+        if key not in real_dbs or real_dbs[key].hold is None
+    }
+    db_records = {**real_dbs, **pretend_dbs}
     held_dbs = {key for key, record in db_records.items() if record.hold is not None}
-    databases = adapters.rds.databases_in(scope, held_dbs)
-    return Observed(service_verdicts, decide_databases(databases, schedules, db_records, services.inside, now))
+    databases = databases_as_left(adapters.rds.databases_in(scope, held_dbs), pretend_dbs)
+    # A database waits for its services as this tick sees them (in a dry run, as the reported stops left them).
+    return Observed(service_verdicts, decide_databases(databases, schedules, db_records, views, now))
 
 
 def run_tick(rt: Runtime[OffHoursSettings], now: datetime) -> dict[str, Any]:
