@@ -147,7 +147,7 @@ def main() -> int:
 
     section += ["", "## Other functions: AWS requests per run", ""]
     rows = []
-    run_figures = requests.spot() + requests.rollback() + requests.budget() + requests.digest()
+    run_figures = requests.spot() + requests.rollback() + requests.budget() + requests.digest() + requests.org_digest()
     for figure in run_figures:
         naive = f"{figure.naive} ({figure.naive / figure.requests:.0f}×)" if figure.naive else "—"
         rows.append([figure.scenario, str(figure.requests), figure.target, naive])

@@ -299,3 +299,116 @@ def digest_speed(services: int = 500, runs: int = 20) -> float:
         render_digest(build_digest(rows, date(2026, 11, 28), forecast=(Decimal(400), "USD"), budget=None), "dev", 10)
         timings.append((time.perf_counter() - began) * 1000)
     return sorted(timings)[len(timings) // 2]
+
+
+# AWS publishes no page size for GetCostAndUsage groups; the bench assumes 5,000 groups a page, as for the digest.
+ORG_GROUPS_PER_PAGE = 5000
+
+
+def org_digest(accounts: int = 50, services: int = 100) -> list[Figure]:
+    """The organisation digest from the management account: one query grouped by linked account and cost tag (27 days
+    × accounts × services groups, ORG_GROUPS_PER_PAGE a page) and one forecast; and its build-and-render time."""
+    from botocore.awsrequest import AWSResponse
+
+    from steward.handlers import org_digest as handler
+
+    with fresh() as aws, installed() as layer:
+        layer.today = date(2026, 11, 28)
+        organizations = boto3.client("organizations")
+        organizations.create_organization(FeatureSet="ALL")
+        for number in range(1, accounts):  # the management account is the organisation's first
+            organizations.create_account(Email=f"member-{number}@example.com", AccountName=f"member-{number}")
+        ids = [
+            account["Id"]
+            for page in organizations.get_paginator("list_accounts").paginate()
+            for account in page["Accounts"]
+        ]
+        os.environ["TEAM_CHANNELS"] = json.dumps({f"service-{index:03d}": "C0TEAM00001" for index in range(10)})
+        pages = _queue_org_pages(ids, services)
+        aws.ce.meta.events.register(
+            "before-call.ce.GetCostForecast",
+            lambda **kwargs: (
+                AWSResponse("http://127.0.0.1/", 200, {}, None),
+                {"Total": {"Amount": "40000", "Unit": "USD"}},
+            ),
+        )
+        started = time.perf_counter()
+        handler.lambda_handler(
+            {"source": "steward.scheduler", "task": "cost-digest", "now": "2026-11-28T07:30:00Z"},
+            LambdaContext(function_name="bench"),
+        )
+        seconds = time.perf_counter() - started
+        ce = aws.calls["ce.GetCostAndUsage"] + aws.calls["ce.GetCostForecast"]
+        del os.environ["TEAM_CHANNELS"]
+    render_ms = org_digest_speed(accounts, services)
+    return [
+        Figure(
+            f"Org digest, {accounts} accounts × {services} services (rendered in {render_ms:.0f} ms; "
+            f"{ORG_GROUPS_PER_PAGE:,} groups a page assumed, AWS publishes none): Cost Explorer requests",
+            ce,
+            f"= {pages} page(s) + 1",
+            accounts * 2,  # each account's own query and forecast
+            f"{pages} result page(s), {aws.calls['organizations.ListAccounts']} ListAccounts page(s)",
+            calls=dict(aws.calls),
+            seconds=seconds,
+        )
+    ]
+
+
+def _org_rows(accounts: list[str], services: int) -> list[tuple[date, str, str, str]]:
+    start = date(2026, 11, 1)
+    return [
+        (start + timedelta(days=day), account, f"service-{index:03d}", f"{(index % 17) + 0.5:.2f}")
+        for day in range(27)
+        for account in accounts
+        for index in range(services)
+    ]
+
+
+def _queue_org_pages(accounts: list[str], services: int) -> int:
+    """27 days × accounts × services (linked account, tag) groups in pages chained by NextPageToken."""
+    results = _org_rows(accounts, services)
+    pages = [results[i : i + ORG_GROUPS_PER_PAGE] for i in range(0, len(results), ORG_GROUPS_PER_PAGE)]
+    queue = ce_backends[DEFAULT_ACCOUNT_ID]["global"].cost_usage_results_queue
+    for number, page in enumerate(pages):
+        by_day: dict[date, list[dict[str, Any]]] = {}
+        for day, account, name, amount in page:
+            by_day.setdefault(day, []).append(
+                {"Keys": [account, f"service${name}"], "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}
+            )
+        body: dict[str, Any] = {
+            "ResultsByTime": [
+                {
+                    "TimePeriod": {"Start": d.isoformat(), "End": (d + timedelta(days=1)).isoformat()},
+                    "Groups": groups,
+                    "Estimated": False,
+                }
+                for d, groups in by_day.items()
+            ]
+        }
+        if number + 1 < len(pages):
+            body["NextPageToken"] = f"page-{number + 2}"
+        queue.append(body)
+    return len(pages)
+
+
+def org_digest_speed(accounts: int = 50, services: int = 100, runs: int = 5) -> float:
+    """Median milliseconds to build and render the organisation digest and its team slices (27 days of rows)."""
+    from steward.domain.org_costs import AccountCost, build_org_digest
+    from steward.reports.org_digest import render_org_digest, team_messages
+
+    ids = [f"{number:012d}" for number in range(1, accounts + 1)]
+    rows = [
+        AccountCost(day, account, name, Decimal(amount), "USD")
+        for day, account, name, amount in _org_rows(ids, services)
+    ]
+    names = {account: f"member-{account}" for account in ids}
+    teams = {f"service-{index:03d}": "C0TEAM00001" for index in range(10)}
+    timings = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        built = build_org_digest(rows, date(2026, 11, 28), forecast=(Decimal(40000), "USD"), team_channels=teams)
+        render_org_digest(built, names, 10)
+        team_messages(built, names)
+        timings.append((time.perf_counter() - began) * 1000)
+    return sorted(timings)[len(timings) // 2]
