@@ -303,6 +303,7 @@ METRIC_CADENCE = {
     "DatabasesStarted": "full-tick",
     "DatabasesFailed": "full-tick",
     "IdleTicks": "tick",
+    "OrgDigestsPosted": "management-account",  # the org digest's own stack: not part of a member account's bill
 }
 FUNCTIONS = ("off-hours", "spot-fallback", "deploy-rollback", "budget-alert", "cost-report", "restore-on-delete")
 MODULE_OF = {"restore": "restore-on-delete"}  # a workflow named apart from its function
