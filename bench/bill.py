@@ -127,6 +127,8 @@ class Assumptions:
 
     off_hours_minutes: int = 10  # OffHoursRate default, rate(10 minutes)
     full_reconcile_hours_per_day: int = 8  # hours with a full reconcile: around each edge, and every 6 h at least
+    full_reconciles_per_workday: int = 10  # `make bench`'s weekday of ticks: 10 of 144 (transitions included)
+    full_reconciles_per_weekend_day: int = 4  # no edge: one every six hours
     shift_back_minutes: int = 5  # the ShiftBack schedule, rate(5 minutes)
     transitions_per_workday: int = (
         2  # the default office-hours schedule: one stop, one start (a start priced as a stop)
@@ -180,6 +182,7 @@ class Measured:
     alarm: Run
     budget_alert: Run
     digest: Run  # GetMetricData not included: `digest_getmetricdata` adds it for the running services
+    idle_tick: Run | None = None  # a tick with nothing due; None: every tick is priced as a full reconcile
 
 
 @dataclass(frozen=True)
@@ -342,8 +345,14 @@ def bill(measured: Measured, stack: Stack, metrics: set[tuple[str, str]], assume
     alarms = n * assume.alarms_per_service
     digests = DAYS_PER_MONTH
     # (function, invocations a month, the run measured for it)
+    full = ticks
+    if measured.idle_tick is not None:
+        weekend_days = DAYS_PER_MONTH - WORKDAYS_PER_MONTH
+        full = WORKDAYS_PER_MONTH * assume.full_reconciles_per_workday
+        full += weekend_days * assume.full_reconciles_per_weekend_day
     runs: list[tuple[str, str, Decimal, Run]] = [
-        ("off-hours", "quiet tick", ticks - transitions, measured.quiet_tick),
+        ("off-hours", "idle tick", ticks - full, measured.idle_tick or measured.quiet_tick),
+        ("off-hours", "quiet tick", full - transitions, measured.quiet_tick),
         ("off-hours", "transition tick", transitions, measured.transition_tick),
         ("spot-fallback", "shift-back tick", shift_backs, measured.shift_back_tick),
         ("spot-fallback", "Spot signal", interruptions, measured.spot_signal),
@@ -703,6 +712,7 @@ def from_bench(ticks: Sequence[object], runs: Sequence[object], shift_back: Run)
                 alarm=run(by_scenario["Rollback on an alarm (incl. UpdateService)"]),
                 budget_alert=run(by_scenario["Budget alert (80 %, no action)"]),
                 digest=digest_for(digests, size),
+                idle_tick=run(tick["idle (nothing due)"]),
             )
         )
     return measured

@@ -122,3 +122,14 @@ def test_the_goal_at_one_hundred_services_is_reported_missed_when_the_total_is_o
     under = Bill(100, [Line("alarms", "alarms", Decimal(29), "", fixed=True)])
     assert bill.section([over])[1] and not bill.section([under])[1]
     assert "Dominating item: **alarms**" in "\n".join(bill.section([over])[0])
+
+
+def test_idle_ticks_are_priced_as_idle_and_only_the_full_reconciles_as_full() -> None:
+    # Given a full reconcile of one second and an idle tick of a tenth of one
+    result = bill.bill(measured(quiet_tick=Run({}, 1.0), idle_tick=Run({}, 0.1)), bill.stack(), set(), INSTANT)
+    ticks = Decimal(730) * 60 / 10
+    full = Decimal(730) / 24 * 5 / 7 * 10 + Decimal(730) / 24 * 2 / 7 * 4
+    transitions = Decimal(730) / 24 * 5 / 7 * 2
+    # Then the GB-seconds are the idle ticks' tenth plus the quiet full reconciles' second, at 0.25 GB
+    expected = ((ticks - full) * Decimal("0.1") + (full - transitions) * 1) * Decimal("0.25")
+    assert round(line(result, "Lambda GB-seconds").quantity, 6) == round(expected, 6)
