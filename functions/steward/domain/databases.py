@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from msgspec import Struct
 from msgspec.structs import replace
 
-from steward.domain.schedules import Desired, Schedule
 from steward.domain.services import (
     KEEP_AWAKE_TAG,
     PROTECTED_TAG,
@@ -33,6 +33,9 @@ from steward.domain.services import (
     read_switch,
 )
 from steward.domain.slack import when
+
+if TYPE_CHECKING:  # annotations only: budget stops and the digest read databases without the schedules' models
+    from steward.domain.schedules import Desired, Schedule
 
 INSTANCE, CLUSTER = "instance", "cluster"
 # RDS stops a database that stayed stopped for seven days (RDS User Guide, "Stopping an Amazon RDS DB instance
