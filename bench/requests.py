@@ -126,7 +126,8 @@ def rollback() -> list[Figure]:
 
     with fresh() as aws:
         client = boto3.client("ecs")
-        client.create_cluster(clusterName=CLUSTER)
+        # The cluster's steward:environment puts its services in the dev stack's scope (the stack the bench runs as).
+        client.create_cluster(clusterName=CLUSTER, tags=[{"key": "steward:environment", "value": "dev"}])
         revisions = [
             client.register_task_definition(
                 family="api-gateway", containerDefinitions=[{"name": "api", "image": f"api:{n}", "memory": 512}]
