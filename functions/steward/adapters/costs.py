@@ -37,6 +37,16 @@ class DailyCost(Struct, frozen=True):
     estimated: bool
 
 
+class DailyGroup(Struct, frozen=True):
+    """One group's figure for one day, as GetCostAndUsage answers it."""
+
+    day: date
+    keys: tuple[str, ...]
+    amount: Decimal
+    unit: str
+    estimated: bool
+
+
 def tag_value(key: str) -> str:
     """Cost Explorer writes tag groups as 'KEY$value'; untagged spend is 'KEY$'."""
     return key.split("$", 1)[1] if "$" in key else key
@@ -82,15 +92,18 @@ class CostExplorer:
                     totals[value] = (previous + Decimal(figure["Amount"]), figure["Unit"])
         return sorted(((name, amount, unit) for name, (amount, unit) in totals.items()), key=lambda row: -row[1])
 
-    def daily_costs(self, start: date, end: date, tag_key: str, metric: str) -> tuple[list[DailyCost], int]:
-        """Daily cost per (cost tag, AWS service) over [start, end); and how many pages that took."""
-        rows: list[DailyCost] = []
+    def daily_groups(
+        self, start: date, end: date, metric: str, group_by: list[dict[str, str]]
+    ) -> tuple[list[DailyGroup], int]:
+        """Each day's figure per group over [start, end), every page, credits and refunds left out; and how many
+        pages that took."""
+        groups: list[DailyGroup] = []
         pages = 0
         for page in self._pages(
             TimePeriod={"Start": start.isoformat(), "End": end.isoformat()},
             Granularity="DAILY",
             Metrics=[metric],
-            GroupBy=[{"Type": "TAG", "Key": tag_key}, {"Type": "DIMENSION", "Key": "SERVICE"}],
+            GroupBy=group_by,
             Filter=USAGE_ONLY,
         ):
             pages += 1
@@ -98,18 +111,19 @@ class CostExplorer:
                 day = date.fromisoformat(result["TimePeriod"]["Start"])
                 estimated = bool(result.get("Estimated", False))
                 for group in result.get("Groups", []):
-                    keys = group["Keys"]
                     figure = group["Metrics"][metric]
-                    rows.append(
-                        DailyCost(
-                            day,
-                            tag_value(keys[0]),
-                            keys[1] if len(keys) > 1 else "",
-                            Decimal(figure["Amount"]),
-                            figure["Unit"],
-                            estimated,
-                        )
-                    )
+                    keys = tuple(group["Keys"])
+                    groups.append(DailyGroup(day, keys, Decimal(figure["Amount"]), figure["Unit"], estimated))
+        return groups, pages
+
+    def daily_costs(self, start: date, end: date, tag_key: str, metric: str) -> tuple[list[DailyCost], int]:
+        """Daily cost per (cost tag, AWS service) over [start, end); and how many pages that took."""
+        by = [{"Type": "TAG", "Key": tag_key}, {"Type": "DIMENSION", "Key": "SERVICE"}]
+        groups, pages = self.daily_groups(start, end, metric, by)
+        rows = [
+            DailyCost(g.day, tag_value(g.keys[0]), g.keys[1] if len(g.keys) > 1 else "", g.amount, g.unit, g.estimated)
+            for g in groups
+        ]
         return rows, pages
 
     def month_forecast(self, start: date, end: date, metric: str) -> tuple[Decimal, str] | str:

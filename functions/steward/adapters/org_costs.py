@@ -4,12 +4,11 @@ cost tag (every page), the organisation's forecast, and the member accounts' nam
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from steward.adapters.aws import AwsClients, is_transient
-from steward.adapters.costs import USAGE_ONLY, CostExplorer, tag_value
+from steward.adapters.costs import CostExplorer, tag_value
 from steward.domain.org_costs import AccountCost
 
 ORG_DIGEST_ACTIONS = frozenset({"ce:GetCostAndUsage", "ce:GetCostForecast", "organizations:ListAccounts"})
@@ -22,32 +21,14 @@ class OrgCosts(CostExplorer):
         GroupBy takes at most two groups (Cost Explorer API Reference, GetCostAndUsage, GroupBy): the AWS-service
         split the account digest has is dropped here. The management account sees every member's costs.
         """
-        rows: list[AccountCost] = []
-        pages = 0
-        for page in self._pages(
-            TimePeriod={"Start": start.isoformat(), "End": end.isoformat()},
-            Granularity="DAILY",
-            Metrics=[metric],
-            GroupBy=[{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, {"Type": "TAG", "Key": tag_key}],
-            Filter=USAGE_ONLY,
-        ):
-            pages += 1
-            for result in page.get("ResultsByTime", []):
-                day = date.fromisoformat(result["TimePeriod"]["Start"])
-                estimated = bool(result.get("Estimated", False))
-                for group in result.get("Groups", []):
-                    keys = group["Keys"]
-                    figure = group["Metrics"][metric]
-                    rows.append(
-                        AccountCost(
-                            day,
-                            keys[0],
-                            tag_value(keys[1]) if len(keys) > 1 else "",
-                            Decimal(figure["Amount"]),
-                            figure["Unit"],
-                            estimated,
-                        )
-                    )
+        by = [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, {"Type": "TAG", "Key": tag_key}]
+        groups, pages = self.daily_groups(start, end, metric, by)
+        rows = [
+            AccountCost(
+                g.day, g.keys[0], tag_value(g.keys[1]) if len(g.keys) > 1 else "", g.amount, g.unit, g.estimated
+            )
+            for g in groups
+        ]
         return rows, pages
 
 
