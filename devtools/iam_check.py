@@ -160,6 +160,7 @@ def moto_world(**parameters: str) -> World:
             "StateTable": "steward-test-state",
             "SchedulesParameter": "/steward-test/schedules",
             "PauseParameter": "/steward-test/pause",
+            "OrgViewParameter": "/steward-test/org-view",
         },
     )
 

@@ -4,6 +4,7 @@ evaluate trust policies, so this checks the template itself."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -95,13 +96,14 @@ def test_the_org_role_only_reads() -> None:
     # Given the role's permissions in a member account
     statements = permissions(ORG)
 
-    # Then it reads the state table, the services, the databases and the two parameters, and changes nothing
+    # Then it reads the state table, the services, the databases and the stack's three parameters, and changes nothing
     assert {action for statement in statements for action in statement.actions} == READ_ONLY
     assert [s.sid for s in statements if "*" in s.resources] == ["FindServices"]
     parameters = {r for s in statements if "ssm:GetParameter" in s.actions for r in s.resources}
     assert parameters == {
         "arn:aws:ssm:eu-central-1:123456789012:parameter/steward-test/schedules",
         "arn:aws:ssm:eu-central-1:123456789012:parameter/steward-test/pause",
+        "arn:aws:ssm:eu-central-1:123456789012:parameter/steward-test/org-view",
     }
     tables = {r for s in statements if "dynamodb:Scan" in s.actions for r in s.resources}
     assert tables <= {
@@ -119,3 +121,22 @@ def test_the_org_role_is_an_output_only_when_created() -> None:
     output = template()["Outputs"]["OrgReadRoleArn"]
     assert output["Condition"] == read_role()["Condition"]
     assert output["Value"] == {"Fn::GetAtt": ["OrgReadRole", "Arn"]}
+
+
+def test_the_org_view_parameter_names_what_the_cli_reads_only_when_the_role_exists() -> None:
+    # Given a member stack with the org role
+    body = template()["Resources"]["OrgViewParameter"]
+
+    # Then the parameter the CLI finds by name exists with the role, and tells the stack's table and settings
+    assert body["Condition"] == read_role()["Condition"]
+    assert body["Properties"]["Name"] == {"Fn::Sub": "/${AWS::StackName}/org-view"}
+    view = json.loads(ORG.resolve(body["Properties"]["Value"]))
+    assert view == {
+        "state_table": "steward-test-state",
+        "environment": ORG.parameters.get("Environment", view["environment"]),
+        "dry_run": view["dry_run"],
+        "scope_clusters": view["scope_clusters"],
+        "account_wide": view["account_wide"],
+        "schedules_parameter": "/steward-test/schedules",
+        "pause_parameter": "/steward-test/pause",
+    }
