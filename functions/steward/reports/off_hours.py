@@ -98,18 +98,18 @@ class TickReport(Struct, frozen=True):
         return [o for o in self.outcomes if o.error]
 
     def counts(self) -> dict[str, int]:
-        """The tick's metrics; the databases' only when the stack has any to decide."""
+        """The tick's metrics, only those that are not zero: CloudWatch bills a custom metric by the hours it
+        receives data, so a zero sent every tick would cost a whole metric-month."""
         counts = {
             "ServicesStopped": len(self.stopped),
             "ServicesStarted": len(self.started),
             "ServicesSkipped": len(self.skipped),
             "ServicesFailed": len(self.failed),
+            "DatabasesStopped": len(self._dbs(DbAction.STOP)),
+            "DatabasesStarted": len(self._dbs(DbAction.START)),
+            "DatabasesFailed": len([o for o in self.databases if o.error]),
         }
-        if self.databases:
-            counts["DatabasesStopped"] = len(self._dbs(DbAction.STOP))
-            counts["DatabasesStarted"] = len(self._dbs(DbAction.START))
-            counts["DatabasesFailed"] = len([o for o in self.databases if o.error])
-        return counts
+        return {name: count for name, count in counts.items() if count}
 
     def _dbs(self, action: DbAction) -> list[DbOutcome]:
         return [o for o in self.databases if o.acted and o.decision.action is action]
