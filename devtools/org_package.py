@@ -67,16 +67,19 @@ class PackageError(Exception):
 
 
 def inline_nested_stacks(sam: dict[str, Any], load: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-    """Each AWS::CloudFormation::Stack replaced by its template's resources, named <Stack><Resource>; its parameters
-    become the values the parent passes, and `!GetAtt <Stack>.Outputs.<Name>` becomes that output's value."""
+    """Each AWS::CloudFormation::Stack replaced by its template's resources, named <Stack><Resource>, and its
+    conditions, named <Stack><Condition>; its parameters become the values the parent passes, and
+    `!GetAtt <Stack>.Outputs.<Name>` becomes that output's value."""
     result = copy.deepcopy(sam)
     resources = result["Resources"]
+    conditions = result.setdefault("Conditions", {})
     outputs: dict[str, dict[str, Any]] = {}
     for stack_id in [name for name, body in resources.items() if body["Type"] == "AWS::CloudFormation::Stack"]:
         stack = resources.pop(stack_id)
         nested = load(stack["Properties"]["TemplateURL"])
         unsupported = sorted(
-            set(nested) - {"AWSTemplateFormatVersion", "Description", "Parameters", "Resources", "Outputs"}
+            set(nested)
+            - {"AWSTemplateFormatVersion", "Description", "Parameters", "Conditions", "Resources", "Outputs"}
         )
         if unsupported or set(stack) - {"Type", "Properties"}:
             raise PackageError(f"{stack_id}: cannot inline {unsupported or sorted(stack)}")
@@ -90,14 +93,40 @@ def inline_nested_stacks(sam: dict[str, Any], load: Callable[[str], dict[str, An
             else:
                 raise PackageError(f"{stack_id}: no value for the nested parameter {name}")
         renamed = {name: f"{stack_id}{name}" for name in nested["Resources"]}
+        renamed_conditions = {name: f"{stack_id}{name}" for name in nested.get("Conditions", {})}
+        for name, body in nested.get("Conditions", {}).items():
+            if renamed_conditions[name] in conditions:
+                raise PackageError(f"{stack_id}: the condition {renamed_conditions[name]} is already declared")
+            conditions[renamed_conditions[name]] = _rename_conditions(
+                _substitute(body, values, renamed), renamed_conditions
+            )
         for name, body in nested["Resources"].items():
             if name in values:
                 raise PackageError(f"{stack_id}: {name} is both a parameter and a resource")
-            resources[renamed[name]] = _substitute(body, values, renamed)
+            resources[renamed[name]] = _rename_conditions(_substitute(body, values, renamed), renamed_conditions)
         outputs[stack_id] = {
             name: _substitute(output["Value"], values, renamed) for name, output in nested.get("Outputs", {}).items()
         }
+    if not conditions:
+        del result["Conditions"]
     return _replace_output_references(result, outputs)
+
+
+def _rename_conditions(value: Any, renamed: Mapping[str, str]) -> Any:
+    """A nested template's condition names in the parent: a resource's Condition, `!Condition` and `!If`."""
+    if isinstance(value, list):
+        return [_rename_conditions(item, renamed) for item in value]
+    if not isinstance(value, dict):
+        return value
+    result = {}
+    for key, item in value.items():
+        if key == "Condition" and isinstance(item, str):
+            result[key] = renamed.get(item, item)
+        elif key == "Fn::If" and isinstance(item, list) and item and isinstance(item[0], str):
+            result[key] = [renamed.get(item[0], item[0]), *_rename_conditions(item[1:], renamed)]
+        else:
+            result[key] = _rename_conditions(item, renamed)
+    return result
 
 
 def _substitute(value: Any, values: Mapping[str, Any], renamed: Mapping[str, str]) -> Any:

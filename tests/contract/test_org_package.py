@@ -93,8 +93,19 @@ def test_every_parameter_rule_condition_and_output_of_the_sam_template_is_kept()
         assert body["Parameters"].get(name) == declared, name
     assert body["Parameters"]["CodeBucketPrefix"] == NEW_PARAMETERS["CodeBucketPrefix"]
     assert body["Rules"] == template()["Rules"]
-    assert body["Conditions"] == template()["Conditions"]
+    assert {name: body["Conditions"][name] for name in template()["Conditions"]} == template()["Conditions"]
     assert body["Outputs"] == template()["Outputs"]
+
+
+@pytest.mark.parametrize("function", sorted(functions()))
+def test_health_alarms_dead_letters_keeps_only_the_dead_letter_alarm_of_each_inlined_function(function: str) -> None:
+    stack = function.removesuffix("Function") + "Health"
+    body = expanded()
+    condition = f"{stack}AlarmsOnErrorsAndThrottles"
+    assert body["Conditions"][condition] == {"Fn::Equals": [{"Ref": "HealthAlarms"}, "all"]}
+    assert body["Resources"][f"{stack}ErrorsAlarm"]["Condition"] == condition
+    assert body["Resources"][f"{stack}ThrottlesAlarm"]["Condition"] == condition
+    assert "Condition" not in body["Resources"][f"{stack}DeadLettersAlarm"]
 
 
 @pytest.mark.parametrize("resource", sorted(template()["Resources"]))
@@ -106,9 +117,10 @@ def test_no_parameter_is_fixed_at_its_default_by_the_transform(resource: str) ->
     taken = body if body["Type"] != "AWS::Serverless::Function" else [body, sam["Globals"]["Function"]]
     made = {name: item for name, item in expanded()["Resources"].items() if name.startswith(resource)}
     assert made, resource
+    conditions = [expanded()["Conditions"][item["Condition"]] for item in made.values() if "Condition" in item]
 
-    # Then every parameter it reads, the expansion still reads
-    assert parameters_used(taken) <= parameters_used(made)
+    # Then every parameter it reads, the expansion still reads (an inlined stack's through its conditions too)
+    assert parameters_used(taken) <= parameters_used([made, conditions])
 
 
 @pytest.mark.parametrize("function", sorted(functions()))
@@ -222,6 +234,38 @@ def test_a_nested_stack_is_inlined_with_the_values_its_parent_passes() -> None:
     assert names_from_prefix(flat)["Resources"]["HealthGroup"]["Properties"]["LogGroupName"] == {
         "Fn::Sub": ["/x/${Name}/${HealthGroup}", {"Name": {"Ref": "NamePrefix"}}]
     }
+
+
+def test_a_nested_stacks_conditions_are_inlined_under_its_name_with_the_values_its_parent_passes() -> None:
+    nested = {
+        "Parameters": {"Kind": {"Type": "String", "Default": "all"}},
+        "Conditions": {"Every": {"Fn::Equals": [{"Ref": "Kind"}, "all"]}},
+        "Resources": {
+            "Loud": {"Type": "AWS::SQS::Queue", "Condition": "Every", "Properties": {}},
+            "Quiet": {
+                "Type": "AWS::SQS::Queue",
+                "Properties": {"DelaySeconds": {"Fn::If": ["Every", 0, 5]}},
+            },
+        },
+    }
+    parent = {
+        "Conditions": {"Other": {"Fn::Equals": ["a", "a"]}},
+        "Resources": {
+            "Health": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {"TemplateURL": "n.yaml", "Parameters": {"Kind": {"Ref": "HealthAlarms"}}},
+            }
+        },
+    }
+
+    flat = inline_nested_stacks(parent, lambda url: nested)
+
+    assert flat["Conditions"] == {
+        "Other": {"Fn::Equals": ["a", "a"]},
+        "HealthEvery": {"Fn::Equals": [{"Ref": "HealthAlarms"}, "all"]},
+    }
+    assert flat["Resources"]["HealthLoud"]["Condition"] == "HealthEvery"
+    assert flat["Resources"]["HealthQuiet"]["Properties"] == {"DelaySeconds": {"Fn::If": ["HealthEvery", 0, 5]}}
 
 
 def test_the_same_code_zips_to_the_same_bytes_whenever_it_was_built(tmp_path: Path) -> None:
