@@ -8,6 +8,7 @@ not count as a grant, so nothing passes by accident.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -181,7 +182,9 @@ def as_tuple(value: Any) -> tuple[str, ...]:
 def statements(function: str, world: World) -> list[Statement]:
     """The function's Allow statements as the stack in `world` would deploy them."""
     found = []
-    for policy in functions()[function]["Properties"].get("Policies", []):
+    body = functions().get(function) or template()["Resources"][function]  # a function, or a role (OrgReadRole)
+    for declared in body["Properties"].get("Policies", []):
+        policy = declared.get("PolicyDocument", declared) if isinstance(declared, dict) else declared
         if not isinstance(policy, dict) or "Statement" not in policy:
             raise ValueError(f"{function}: only inline policy statements are checked, not {policy!r}")
         for raw in world.resolve(policy["Statement"]):
@@ -522,8 +525,24 @@ def resource_tags(arn: str, world: World) -> dict[str, str] | None:
     return None
 
 
+# `steward org` reads a member account as the member stack's OrgReadRole in these functions (the management
+# account's own calls, ListAccounts and AssumeRole, are the operator's, not a template role's).
+ORG_READERS = {
+    ("steward.org_cli", "member_status"),
+    ("steward.org_cli", "member_plan"),
+    ("steward.adapters.org_view", "_stack"),
+    ("steward.adapters.org_view", "pause_state"),
+}
+
+
 def calling_function(frame: Any) -> str | None:
-    """The function whose code is on the stack: steward.workflows.<name> or steward.handlers.<name>."""
+    """The function whose code is on the stack: steward.workflows.<name> or steward.handlers.<name>; or the org
+    read role, when `steward org` reads a member account (through workflow code, too)."""
+    outer = frame
+    while outer is not None:
+        if (outer.f_globals.get("__name__", ""), outer.f_code.co_name) in ORG_READERS:
+            return "OrgReadRole"
+        outer = outer.f_back
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.startswith(("steward.workflows.", "steward.handlers.")):
@@ -534,22 +553,23 @@ def calling_function(frame: Any) -> str | None:
     return None
 
 
-def deployed_world(environment: Mapping[str, str]) -> World:
+def deployed_world(environment: Mapping[str, str], account: str | None = None) -> World:
     """The test world, with each name the template hands a function through an environment variable (`!Ref X`)
     taken from that variable: what the function is told is what the stack created and granted."""
     referenced = _referenced_variables()
-    return _world(tuple((value, environment.get(variable)) for variable, value in referenced.items()))
+    told = tuple((value, environment.get(variable)) for variable, value in referenced.items())
+    return _world(told, account or moto_world().account)
 
 
 @cache
-def _world(told: tuple[tuple[str, str | None], ...]) -> World:
+def _world(told: tuple[tuple[str, str | None], ...], account: str) -> World:
     default = moto_world()
     parameters, resource_names = dict(default.parameters), dict(default.resource_names)
     declared = template().get("Parameters", {})
     for name, value in told:
         if value is not None:
             (parameters if name in declared else resource_names)[name] = value
-    return World(parameters=parameters, resource_names=resource_names)
+    return World(parameters=parameters, resource_names=resource_names, account=account)
 
 
 @cache
@@ -575,6 +595,14 @@ def role_in(function: str, world: World) -> list[Statement]:
     return _roles[key]
 
 
+def _account_of(access_key: str) -> str:
+    """The account a request is served in: MOTO_ACCOUNT_ID while a test acts as a member account of the
+    organisation, else the account of the credentials (an assumed role's, for `steward org`)."""
+    from moto.iam.models import get_account_id_from
+
+    return os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(access_key)
+
+
 class NotGranted(AssertionError):
     """Steward made a call its function's role in template.yaml would not allow."""
 
@@ -587,11 +615,11 @@ class CallChecker:
     violations: list[str] = field(default_factory=list)
     checked: int = 0
 
-    def check(self, service: str, operation: str, params: Mapping[str, Any], frame: Any) -> None:
+    def check(self, service: str, operation: str, params: Mapping[str, Any], frame: Any, access_key: str = "") -> None:
         function = calling_function(frame)
         if function is None:
             return
-        world = deployed_world(self.environment)
+        world = deployed_world(self.environment, _account_of(access_key))
         role = role_in(function, world)
         self.checked += 1
         for action, arn in requested(service, operation, params, world):
@@ -619,7 +647,9 @@ def checking_calls(checker: CallChecker) -> Iterator[CallChecker]:
 
     def checked_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         if not getattr(inside_stand_in, "active", False):
-            checker.check(client.meta.service_model.service_name, operation, params, sys._getframe(1))
+            credentials = getattr(client, "_request_signer", None) and client._request_signer._credentials
+            key = getattr(credentials, "access_key", "") or ""
+            checker.check(client.meta.service_model.service_name, operation, params, sys._getframe(1), key)
         return original_call(client, operation, params)
 
     class CheckedStandIn:

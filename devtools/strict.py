@@ -21,6 +21,7 @@ found the message states the documented rule and the comment says so.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,6 +39,12 @@ from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResp
 
 HANDLERS = ("off_hours", "spot_fallback", "deploy_rollback", "budget_alert", "cost_report")
 MOTO_ACCOUNT = "123456789012"  # moto's default account, the one every test world uses
+
+
+def _default_account() -> str:
+    """The account moto serves a request in when nothing names one: MOTO_ACCOUNT_ID while a test sets it (a member
+    account of the organisation tests), else moto's default."""
+    return os.environ.get("MOTO_ACCOUNT_ID", MOTO_ACCOUNT)
 
 # Services whose input validation answers AWS's generic "1 validation error detected" ValidationException.
 MODEL_VALIDATED = frozenset({"application-autoscaling", "ce", "dynamodb", "ssm", "secretsmanager"})
@@ -60,6 +67,7 @@ class Request:
     today: date
     model: OperationModel | None = None
     current_strategy: CurrentStrategy | None = None  # from a stand-in that keeps strategies moto drops
+    access_key: str = ""  # the caller's, where the request came from a botocore client
 
     def refuse(self, code: str, message: str) -> ClientError:
         return refusal(code, message, self.operation)
@@ -77,7 +85,7 @@ def _name(arn_or_name: str) -> str:
 
 def _account(arn_or_name: str) -> str:
     parts = arn_or_name.split(":")
-    return parts[4] if arn_or_name.startswith("arn:") and len(parts) > 4 else MOTO_ACCOUNT
+    return parts[4] if arn_or_name.startswith("arn:") and len(parts) > 4 else _default_account()
 
 
 def _ecs_backend(cluster: str, region: str) -> Any:
@@ -361,7 +369,7 @@ def rds_page_size(request: Request) -> None:
 def _rds_backend(region: str) -> Any:
     from moto.rds.models import rds_backends
 
-    return rds_backends[MOTO_ACCOUNT][region]
+    return rds_backends[_default_account()][region]
 
 
 def instance_can_stop(request: Request) -> None:
@@ -402,7 +410,62 @@ def cluster_can_stop(request: Request) -> None:
         raise request.refuse("InvalidDBClusterStateFault", "This DB cluster cannot be stopped: it has a replica role.")
 
 
+def _caller(access_key: str) -> tuple[str, str]:
+    """(account, principal ARN) moto serves for an access key: an assumed role's session, else its default user."""
+    from moto.iam.models import get_account_id_from
+    from moto.sts.models import sts_backends
+
+    account = get_account_id_from(access_key)
+    assumed = sts_backends[account]["global"].get_assumed_role_from_access_key(access_key)
+    return account, assumed.arn if assumed is not None else f"arn:aws:iam::{account}:user/moto"
+
+
+def _trust_allows(statement: Mapping[str, Any], caller_account: str, caller_arn: str, external_id: Any) -> bool:
+    """One trust policy statement letting this caller assume the role: Allow, sts:AssumeRole, the caller's account
+    (its root or id) or the caller itself as AWS principal, and only the sts:ExternalId condition, which must match.
+    Any other condition is not evaluated here, so it does not grant."""
+    actions = statement.get("Action", [])
+    actions = [actions] if isinstance(actions, str) else actions
+    principals = statement.get("Principal", {})
+    aws = principals.get("AWS", []) if isinstance(principals, Mapping) else principals
+    aws = [aws] if isinstance(aws, str) else aws
+    if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(actions):
+        return False
+    if not {f"arn:aws:iam::{caller_account}:root", caller_account, caller_arn, "*"} & set(aws):
+        return False
+    conditions = statement.get("Condition", {})
+    if any(operator != "StringEquals" or set(keys) != {"sts:ExternalId"} for operator, keys in conditions.items()):
+        return not conditions
+    expected = conditions.get("StringEquals", {}).get("sts:ExternalId")
+    allowed = expected if isinstance(expected, list) else [expected]
+    return external_id is not None and external_id in allowed
+
+
+def role_trusts_caller(request: Request) -> None:
+    """AWS lets a caller assume a role only if the role exists and its trust policy names the caller (with the
+    external id its condition asks for); moto answers every AssumeRole. The refusal is AWS's AccessDenied, worded as
+    public captures show it (github.com/amzn/selling-partner-api-docs/issues/564)."""
+    import json
+    from urllib.parse import unquote
+
+    from moto.iam.models import iam_backends
+
+    role_arn = str(request.params["RoleArn"])
+    account, name = _account(role_arn), _name(role_arn)
+    caller_account, caller_arn = _caller(request.access_key)
+    role = next((r for r in iam_backends[account]["aws"].roles.values() if r.name == name), None)
+    document = json.loads(unquote(role.assume_role_policy_document)) if role is not None else {}
+    statements = document.get("Statement", [])
+    statements = [statements] if isinstance(statements, Mapping) else statements
+    external_id = request.params.get("ExternalId")
+    if not any(_trust_allows(s, caller_account, caller_arn, external_id) for s in statements):
+        raise request.refuse(
+            "AccessDenied", f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        )
+
+
 RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
+    ("sts", "AssumeRole"): (role_trusts_caller,),
     ("rds", "DescribeDBInstances"): (rds_page_size,),
     ("rds", "DescribeDBClusters"): (rds_page_size,),
     ("rds", "StopDBInstance"): (instance_can_stop,),
@@ -480,12 +543,13 @@ class StrictAws:
         region: str,
         model: OperationModel | None = None,
         current_strategy: CurrentStrategy | None = None,
+        access_key: str = "",
     ) -> None:
         """Raise the ClientError AWS would answer if the request breaks one of its rules."""
         rules = RULES.get((service, operation), ())
         if not rules and service not in MODEL_VALIDATED:
             return
-        request = Request(service, operation, params, region, self.today, model, current_strategy)
+        request = Request(service, operation, params, region, self.today, model, current_strategy, access_key)
         try:
             for rule in (*rules, model_limits):
                 rule(request)
@@ -536,12 +600,14 @@ def install(layer: StrictAws, setattr: Setattr) -> StrictAws:
 
     def strict_call(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
         meta = client.meta
+        credentials = getattr(client, "_request_signer", None) and client._request_signer._credentials
         layer.check(
             meta.service_model.service_name,
             operation_name,
             api_params,
             region=meta.region_name,
             model=meta.service_model.operation_model(operation_name),
+            access_key=getattr(credentials, "access_key", "") or "",
         )
         return original_call(client, operation_name, api_params)
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from steward.adapters.state import StateStore
     from steward.domain.databases import DatabaseHold
     from steward.domain.services import RestoreRecord, TagProblem
+    from steward.workflows.off_hours import Observed
 
 from steward.workflows.restore import FAILED_OUTCOMES, Row, scaling_target, utc
 from steward.workflows.restore import row as outcome_row
@@ -138,6 +139,17 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("file", type=Path)
     validate.add_argument("--at", help="also show each schedule's state at this instant (default: now)")
 
+    org = commands.add_parser(
+        "org", help="every member account's Steward, read from the management account through its org read role"
+    )
+    org_commands = org.add_subparsers(dest="org_command", required=True, metavar="COMMAND")
+    org_options = _org_options()
+    org_status = org_commands.add_parser("status", parents=[org_options], help="`status`, account by account")
+    org_status.add_argument("--json", action="store_true", help="machine-readable output")
+    org_plan = org_commands.add_parser("plan", parents=[org_options], help="`plan`, account by account")
+    org_plan.add_argument("what", choices=["off-hours"])
+    org_plan.add_argument("--at", help="ISO-8601 instant to plan for (default: now)")
+
     check = commands.add_parser(
         "check", parents=options, help="check the settings a deployment would get, before deploying"
     )
@@ -150,6 +162,26 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--template", type=Path, default=Path("template.yaml"), help="default: template.yaml")
     check.add_argument("--schedules", type=Path, help="also check this schedules document")
     return root
+
+
+def _org_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--external-id",
+        help="the member stacks' OrgExternalId (default: STEWARD_ORG_EXTERNAL_ID); the role is assumed only with it",
+    )
+    options.add_argument(
+        "--name-prefix",
+        default="steward",
+        help="the StackSet's NamePrefix: role <prefix>-org-read, parameter /<prefix>/org-view (default: steward)",
+    )
+    options.add_argument("--role-name", help="the member role's name, if not <prefix>-org-read")
+    options.add_argument("--accounts", help="account ids, comma-separated (default: every active account but this one)")
+    options.add_argument("--regions", help="regions, comma-separated (default: this command's region)")
+    options.add_argument(
+        "--max-workers", type=int, default=8, choices=range(1, 33), metavar="1-32", help="accounts read at once"
+    )
+    return options
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -197,8 +229,15 @@ def run(arguments: argparse.Namespace, out: TextIO) -> int:
         "invoke": lambda a: invoke(a.function, a.event, out, dry_run=a.dry_run, as_json=a.json),
         "digest": lambda a: print_digest(_instant(a.at, "--at"), out),
         "check": lambda a: check_settings(a, out),
+        "org": lambda a: _org(a, out),
     }
     return commands[arguments.command](arguments)
+
+
+def _org(arguments: argparse.Namespace, out: TextIO) -> int:
+    from steward import org_cli
+
+    return org_cli.run(arguments, out)
 
 
 def _version() -> str:
@@ -368,60 +407,72 @@ def _aws() -> AwsClients:
 def status(out: TextIO, *, as_json: bool) -> int:
     """What Steward holds now (held at zero, on on-demand), its latest rollbacks and its last digest."""
     snapshot = _inventory().snapshot()
+    if as_json:
+        print(json.dumps(status_document(snapshot), indent=2), file=out)
+    else:
+        print_status(snapshot, out)
+    return EXIT_OK
+
+
+def status_document(snapshot: Snapshot) -> dict[str, Any]:
     rollbacks = sorted(snapshot.rollbacks, key=lambda r: r.at, reverse=True)[:RECENT_ROLLBACKS]
     digest = max(snapshot.digests, key=lambda d: d.day, default=None)
     missed = max(snapshot.digests_missed, key=lambda d: d.day, default=None)
-    if as_json:
-        document = {
-            "held": [
-                {
-                    "service": held.service,
-                    "since": utc(held.restore.stopped_at),
-                    "by": held.restore.stopped_by,
-                    "status": held.restore.status,
-                    "until": utc(held.restore.hold_until) if held.restore.hold_until else None,
-                    "restores": _restores(held.restore),
-                }
-                for held in sorted(snapshot.held, key=lambda h: h.service)
-            ],
-            "held_databases": [
-                {
-                    "database": held.database,
-                    "since": utc(held.hold.stopped_at),
-                    "by": held.hold.stopped_by,
-                    "status": held.hold.status,
-                    "until": utc(held.hold.hold_until) if held.hold.hold_until else None,
-                }
-                for held in sorted(snapshot.held_databases, key=lambda h: h.database)
-            ],
-            "on_demand": [
-                {
-                    "service": episode.service,
-                    "since": utc(episode.since),
-                    "last_spot_failure": utc(episode.last_signal_at),
-                    "goes_back_to": _strategy(episode.original),
-                    "cause": episode.cause,
-                }
-                for episode in sorted(snapshot.on_demand, key=lambda e: e.service)
-            ],
-            "rollbacks": [
-                {
-                    "service": rollback.service,
-                    "at": utc(rollback.at),
-                    "from": rollback.from_task_definition,
-                    "to": rollback.to_task_definition,
-                    "alarm": rollback.alarm,
-                }
-                for rollback in rollbacks
-            ],
-            "last_digest": {"day": digest.day.isoformat(), "posted_at": utc(digest.posted_at)} if digest else None,
-            "last_digest_unavailable": {"day": missed.day.isoformat(), "reason": missed.reason} if missed else None,
-            "unreadable_items": snapshot.unreadable,
-        }
-        print(json.dumps(document, indent=2), file=out)
-        return EXIT_OK
+    return {
+        "held": [
+            {
+                "service": held.service,
+                "since": utc(held.restore.stopped_at),
+                "by": held.restore.stopped_by,
+                "status": held.restore.status,
+                "until": utc(held.restore.hold_until) if held.restore.hold_until else None,
+                "restores": _restores(held.restore),
+            }
+            for held in sorted(snapshot.held, key=lambda h: h.service)
+        ],
+        "held_databases": [
+            {
+                "database": held.database,
+                "since": utc(held.hold.stopped_at),
+                "by": held.hold.stopped_by,
+                "status": held.hold.status,
+                "until": utc(held.hold.hold_until) if held.hold.hold_until else None,
+            }
+            for held in sorted(snapshot.held_databases, key=lambda h: h.database)
+        ],
+        "on_demand": [
+            {
+                "service": episode.service,
+                "since": utc(episode.since),
+                "last_spot_failure": utc(episode.last_signal_at),
+                "goes_back_to": _strategy(episode.original),
+                "cause": episode.cause,
+            }
+            for episode in sorted(snapshot.on_demand, key=lambda e: e.service)
+        ],
+        "rollbacks": [
+            {
+                "service": rollback.service,
+                "at": utc(rollback.at),
+                "from": rollback.from_task_definition,
+                "to": rollback.to_task_definition,
+                "alarm": rollback.alarm,
+            }
+            for rollback in rollbacks
+        ],
+        "last_digest": {"day": digest.day.isoformat(), "posted_at": utc(digest.posted_at)} if digest else None,
+        "last_digest_unavailable": {"day": missed.day.isoformat(), "reason": missed.reason} if missed else None,
+        "unreadable_items": snapshot.unreadable,
+    }
+
+
+def print_status(snapshot: Snapshot, out: TextIO, indent: str = "") -> None:
+    rollbacks = sorted(snapshot.rollbacks, key=lambda r: r.at, reverse=True)[:RECENT_ROLLBACKS]
+    digest = max(snapshot.digests, key=lambda d: d.day, default=None)
+    missed = max(snapshot.digests_missed, key=lambda d: d.day, default=None)
     _section(
         out,
+        indent,
         "Held at zero",
         ["SERVICE", "SINCE", "BY", "RESTORES"],
         [
@@ -432,6 +483,7 @@ def status(out: TextIO, *, as_json: bool) -> int:
     if snapshot.held_databases:
         _section(
             out,
+            indent,
             "Databases held stopped",
             ["DATABASE", "SINCE", "BY", "STARTS"],
             [
@@ -441,6 +493,7 @@ def status(out: TextIO, *, as_json: bool) -> int:
         )
     _section(
         out,
+        indent,
         "On on-demand after a Spot failure",
         ["SERVICE", "SINCE", "LAST SPOT FAILURE", "GOES BACK TO"],
         [
@@ -450,6 +503,7 @@ def status(out: TextIO, *, as_json: bool) -> int:
     )
     _section(
         out,
+        indent,
         f"Latest rollbacks (up to {RECENT_ROLLBACKS})",
         ["SERVICE", "AT", "FROM", "TO", "ALARM"],
         [
@@ -458,12 +512,11 @@ def status(out: TextIO, *, as_json: bool) -> int:
         ],
     )
     last = f"for {digest.day.isoformat()}, posted {utc(digest.posted_at)}" if digest else "none posted"
-    print(f"Last cost digest: {last}", file=out)
+    print(f"{indent}Last cost digest: {last}", file=out)
     if missed and (digest is None or missed.day > digest.day):
-        print(f"  unavailable on {missed.day.isoformat()}: {missed.reason}", file=out)
+        print(f"{indent}  unavailable on {missed.day.isoformat()}: {missed.reason}", file=out)
     if snapshot.unreadable:
-        print(f"({snapshot.unreadable} state item(s) could not be read and are not shown)", file=out)
-    return EXIT_OK
+        print(f"{indent}({snapshot.unreadable} state item(s) could not be read and are not shown)", file=out)
 
 
 def history(since: datetime, out: TextIO, *, as_json: bool) -> int:
@@ -690,7 +743,6 @@ def check_settings(arguments: argparse.Namespace, out: TextIO) -> int:
 def plan_off_hours(at: datetime, out: TextIO) -> int:
     """The decisions a tick at `at` would act on (the tick's own `plan_tick`), without acting."""
     from steward.adapters.schedules import Unusable
-    from steward.domain.services import TagProblem
     from steward.runtime import runtime
     from steward.settings.off_hours import OffHoursSettings
     from steward.workflows.off_hours import plan_tick
@@ -701,27 +753,33 @@ def plan_off_hours(at: datetime, out: TextIO) -> int:
     if isinstance(planned, Unusable):
         print(f"off-hours would change nothing: {planned.problem}", file=out)
         return EXIT_INVALID
-    rows = [(v.service.key, v.decision.action.value, v.decision.reason) for v in planned.services]
-    print(f"off-hours plan for {utc(at)}: {len(rows)} tagged service(s)", file=out)
-    _table(["SERVICE", "ACTION", "WHY"], sorted(rows), out)
-    if planned.databases:
-        db_rows = [(v.database.key, v.decision.action.value, v.decision.reason) for v in planned.databases]
-        print(f"\n{len(db_rows)} tagged database(s)", file=out)
-        _table(["DATABASE", "ACTION", "WHY"], sorted(db_rows), out)
-    _invalid_tags([TagProblem(v.service, invalid) for v in planned.services for invalid in v.invalid], out)
+    print_plan(planned, at, out)
     return EXIT_OK
 
 
-def _invalid_tags(problems: list[TagProblem], out: TextIO) -> None:
+def print_plan(planned: Observed, at: datetime, out: TextIO, indent: str = "") -> None:
+    from steward.domain.services import TagProblem
+
+    rows = [(v.service.key, v.decision.action.value, v.decision.reason) for v in planned.services]
+    print(f"{indent}off-hours plan for {utc(at)}: {len(rows)} tagged service(s)", file=out)
+    _table(["SERVICE", "ACTION", "WHY"], sorted(rows), out, indent=indent)
+    if planned.databases:
+        db_rows = [(v.database.key, v.decision.action.value, v.decision.reason) for v in planned.databases]
+        print(f"\n{indent}{len(db_rows)} tagged database(s)", file=out)
+        _table(["DATABASE", "ACTION", "WHY"], sorted(db_rows), out, indent=indent)
+    _invalid_tags([TagProblem(v.service, invalid) for v in planned.services for invalid in v.invalid], out, indent)
+
+
+def _invalid_tags(problems: list[TagProblem], out: TextIO, indent: str = "") -> None:
     """Each tag value Steward cannot read: the value and why, what Steward does meanwhile, and the fix."""
     from steward.reports.tags import problem_lines
 
     if not problems:
         return
-    print(f"\n{len(problems)} tag value(s) Steward cannot read:", file=out)
+    print(f"\n{indent}{len(problems)} tag value(s) Steward cannot read:", file=out)
     for problem in sorted(problems, key=lambda p: (p.service.key, p.invalid.tag)):
         what, fix, command = problem_lines(problem)
-        print(f"  {problem.service.key}: {what}\n    {fix}\n    {command}", file=out)
+        print(f"{indent}  {problem.service.key}: {what}\n{indent}    {fix}\n{indent}    {command}", file=out)
 
 
 def invoke(function: str, event_file: Path, out: TextIO, *, dry_run: bool, as_json: bool) -> int:
@@ -870,10 +928,10 @@ def _revision(task_definition: str) -> str:
     return task_definition.rsplit("/", 1)[-1]
 
 
-def _section(out: TextIO, title: str, headers: list[str], rows: list[tuple[str, ...]]) -> None:
-    print(f"{title}: {len(rows) or 'none'}", file=out)
+def _section(out: TextIO, indent: str, title: str, headers: list[str], rows: list[tuple[str, ...]]) -> None:
+    print(f"{indent}{title}: {len(rows) or 'none'}", file=out)
     if rows:
-        _table(headers, rows, out, indent="  ")
+        _table(headers, rows, out, indent=indent + "  ")
 
 
 def _read(path: Path) -> str:
