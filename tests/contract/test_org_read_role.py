@@ -18,6 +18,7 @@ READ_ONLY = {
     "dynamodb:GetItem",
     "dynamodb:Query",
     "dynamodb:Scan",
+    "ecs:DescribeClusters",
     "ecs:DescribeServices",
     "ecs:ListClusters",
     "ecs:ListServices",
