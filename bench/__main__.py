@@ -200,8 +200,7 @@ def main() -> int:
 
     # Steward's own bill: the figures above, priced; only the quiet Spot shift-back tick is run for it.
     measured = bill.from_bench(tick_figures, run_figures, bill.measure_shift_back())
-    stack, emitted = bill.stack(), bill.emitted_metrics()
-    section, bill_misses = bill.section([bill.bill(size, stack, emitted) for size in measured])
+    section, bill_misses = bill.section(bill.priced(measured))  # the defaults and the lean configuration
     misses += bill_misses
     print("\n".join(section), flush=True)
     out += section

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from devtools.template import template
 
@@ -126,13 +127,13 @@ class Assumptions:
     """What the bench cannot measure: how often events happen, and how long AWS takes."""
 
     off_hours_minutes: int = 10  # OffHoursRate default, rate(10 minutes)
-    full_reconcile_hours_per_day: int = 8  # hours with a full reconcile: around each edge, and every 6 h at least
     full_reconciles_per_workday: int = 10  # `make bench`'s weekday of ticks: 10 of 144 (transitions included)
     full_reconciles_per_weekend_day: int = 4  # no edge: one every six hours
     shift_back_minutes: int = 5  # the ShiftBack schedule, rate(5 minutes)
     transitions_per_workday: int = (
         2  # the default office-hours schedule: one stop, one start (a start priced as a stop)
     )
+    databases: int = 0  # the bench's platform has none: the Databases* counts are then never sent
     spot_interruptions_per_service: Decimal = Decimal("0.1")  # a month; each arrives twice (a duplicate signal)
     deployments_per_service: Decimal = Decimal(4)  # a month; each sends IN_PROGRESS and COMPLETED
     alarms_per_service: Decimal = Decimal(1)  # ALARM state changes a month, priced as a rollback
@@ -202,6 +203,7 @@ class Line:
 class Bill:
     services: int
     lines: list[Line]
+    configuration: str = "defaults"
 
     @property
     def fixed(self) -> Decimal:
@@ -238,41 +240,106 @@ class Bill:
 # ------------------------------------------------------------------------------------------ the stack's fixed part
 
 
+# The two configurations the bill prices: template.yaml's defaults, and the one a platform team would choose to
+# keep Steward's fixed part small (an existing key costs this stack nothing; its owner pays for it once).
+CONFIGURATIONS: dict[str, dict[str, str]] = {
+    "defaults": {},
+    "lean": {
+        "HealthAlarms": "dead-letters",
+        "TopicKmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    },
+}
+
+
 @dataclass(frozen=True)
 class Stack:
-    """What template.yaml creates (or references) that is billed by the month."""
+    """What template.yaml creates (or references) that is billed by the month, for one set of parameter values."""
 
     alarms: int
     kms_keys: int
     secrets: int  # the Slack token secret is the user's, but Steward is why it exists
     memory_mb: dict[str, int] = field(default_factory=dict)  # FunctionName suffix -> MemorySize
+    parameters: Mapping[str, str] = field(default_factory=dict)  # the values that differ from the defaults
 
 
-def stack() -> Stack:
+def stack(parameters: Mapping[str, str] = CONFIGURATIONS["defaults"]) -> Stack:
+    """The alarms and keys template.yaml (and the stacks it nests) creates with these parameter values, its
+    conditions resolved."""
     root = template()
-    resources = root["Resources"]
-    health = template(Path("templates/function-health.yaml"))["Resources"]
-    nested = [r for r in resources.values() if r["Type"] == "AWS::CloudFormation::Stack"]
-    health_alarms = sum(1 for r in health.values() if r["Type"] == "AWS::CloudWatch::Alarm")
-    alarms = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm") + health_alarms * len(nested)
+    values = _parameter_values(root, parameters)
+    alarms = kms_keys = 0
+    for body in _created(root, values):
+        if body["Type"] == "AWS::CloudWatch::Alarm":
+            alarms += 1
+        elif body["Type"] == "AWS::KMS::Key":
+            kms_keys += 1
+        elif body["Type"] == "AWS::CloudFormation::Stack":
+            nested = template(Path(body["Properties"]["TemplateURL"]))
+            passed = {name: _evaluate(value, values) for name, value in body["Properties"]["Parameters"].items()}
+            nested_values = _parameter_values(nested, passed)
+            alarms += sum(1 for r in _created(nested, nested_values) if r["Type"] == "AWS::CloudWatch::Alarm")
     default_memory = int(root["Globals"]["Function"]["MemorySize"])
     memory = {}
-    for body in resources.values():
+    for body in root["Resources"].values():
         if body["Type"] == "AWS::Serverless::Function":
             suffix = str(body["Properties"]["FunctionName"]["Fn::Sub"]).split("}-", 1)[1]
             memory[suffix] = int(body["Properties"].get("MemorySize", default_memory))
-    kms_keys = sum(1 for r in resources.values() if r["Type"] == "AWS::KMS::Key")
-    return Stack(alarms=alarms, kms_keys=kms_keys, secrets=1, memory_mb=memory)
+    return Stack(alarms=alarms, kms_keys=kms_keys, secrets=1, memory_mb=memory, parameters=dict(parameters))
 
 
-# The metrics each function emits (dimension: service, its POWERTOOLS_SERVICE_NAME) and how often, by name.
-# "tick": every off-hours tick; "digest": once a day; "spot"/"deploy"/"budget": with those events; "failure": only
-# when something fails (not in a normal month). A unit test checks every add_metric name in the source is here.
+def _parameter_values(body: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    declared = body.get("Parameters", {})
+    unknown = set(given) - set(declared)
+    if unknown:
+        raise KeyError(f"not a parameter of the template: {sorted(unknown)}")
+    return {name: str(spec.get("Default", "")) for name, spec in declared.items()} | dict(given)
+
+
+def _created(body: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The template's resources whose Condition holds for these parameter values."""
+    conditions = body.get("Conditions", {})
+    return [
+        resource
+        for resource in body["Resources"].values()
+        if "Condition" not in resource or _evaluate(conditions[resource["Condition"]], values, conditions)
+    ]
+
+
+def _evaluate(value: Any, values: Mapping[str, Any], conditions: Mapping[str, Any] | None = None) -> Any:
+    """A condition or a parameter value as CloudFormation resolves it: Ref to a parameter, Fn::Equals, Not, And, Or,
+    Condition. Anything else stays as it is, and comparing it is an error rather than a silent False."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return value
+    [(name, argument)] = value.items()
+    if name == "Ref":
+        return values.get(argument, value)  # a pseudo parameter or a resource stays unresolved
+    if name == "Condition" and conditions is not None:
+        return _evaluate(conditions[argument], values, conditions)
+    if name == "Fn::Equals":
+        left, right = (_evaluate(item, values, conditions) for item in argument)
+        if isinstance(left, dict) or isinstance(right, dict):
+            raise ValueError(f"cannot evaluate {value} from parameter values alone")
+        return str(left) == str(right)
+    if name == "Fn::Not":
+        return not _evaluate(argument[0], values, conditions)
+    if name == "Fn::And":
+        return all(_evaluate(item, values, conditions) for item in argument)
+    if name == "Fn::Or":
+        return any(_evaluate(item, values, conditions) for item in argument)
+    return value
+
+
+# The metrics each function emits (dimension: service, its POWERTOOLS_SERVICE_NAME) and the events that send them.
+# A metric is billed for the hours it receives data (prorated by the hour), so each is priced by those hours:
+# "stop-edge"/"start-edge": the hours of an off/on edge (the off-hours counts are sent only when not zero);
+# "edge": either edge; "db-…": the same, only in a stack with databases; "digest": once a day; "spot"/"deploy"/
+# "budget": with those events; "failure": only when something fails (not in a normal month). A unit test checks every
+# add_metric name in the source is here.
 METRIC_CADENCE = {
-    "ServicesStopped": "full-tick",  # an idle tick sends IdleTicks only
-    "ServicesStarted": "full-tick",  # an idle tick sends IdleTicks only
-    "ServicesSkipped": "full-tick",  # an idle tick sends IdleTicks only
-    "ServicesFailed": "full-tick",  # an idle tick sends IdleTicks only
+    "ServicesStopped": "stop-edge",
+    "ServicesStarted": "start-edge",
+    "ServicesSkipped": "edge",  # a service due for a change that is protected or kept awake: at an edge, at most
+    "ServicesFailed": "failure",
     "ScheduleErrors": "failure",
     "CostExplorerRequests": "digest",
     "DigestsPosted": "digest",
@@ -302,25 +369,31 @@ METRIC_CADENCE = {
     "ServicesNotBack": "failure",  # a start that did not come back
     "PausedRuns": "failure",  # only while an operator has paused Steward
     "RestoredOnDelete": "failure",  # once, when the stack is deleted
-    "DatabasesStopped": "full-tick",  # sent only by a full reconcile of a stack that has databases
-    "DatabasesStarted": "full-tick",
-    "DatabasesFailed": "full-tick",
-    "IdleTicks": "tick",
+    "DatabasesStopped": "db-stop-edge",
+    "DatabasesStarted": "db-start-edge",
+    "DatabasesFailed": "failure",
     "OrgDigestsPosted": "management-account",  # the org digest's own stack: not part of a member account's bill
 }
+NOT_BILLED = ("failure", "management-account")
 FUNCTIONS = ("off-hours", "spot-fallback", "deploy-rollback", "budget-alert", "cost-report", "restore-on-delete")
-MODULE_OF = {"restore": "restore-on-delete"}  # a workflow named apart from its function
+MODULE_OF = {"restore": "restore-on-delete"}
+ELSEWHERE = (
+    "org-digest",
+)  # a function of another stack: its modules' metrics are not on this bill  # a workflow named apart from its function
 
 
 def emitted_metrics(source: Path = ROOT / "functions" / "steward") -> set[tuple[str, str]]:
     """(function, metric name) for every add_metric in Steward's source and the off-hours tick's counts(): a
-    workflow's metrics are its function's, the shared modules' (runtime, Slack) every function's."""
+    workflow's metrics are its function's, the shared modules' (runtime, Slack) every function's; the organisation
+    digest's are its own stack's in the management account (org-digest.yaml), not a member account's."""
     found: set[tuple[str, str]] = set()
     for path in source.rglob("*.py"):
+        if MODULE_OF.get(path.stem, path.stem).replace("_", "-") in ELSEWHERE:
+            continue
         text = path.read_text()
         names = set(re.findall(r'add_metric\(\s*name="(\w+)"', text))
         if path.parent.name == "reports" and path.stem == "off_hours":
-            names.update(re.findall(r'"(Services\w+)":', text))
+            names.update(re.findall(r'"((?:Services|Databases)\w+)":', text))
         function = MODULE_OF.get(path.stem, path.stem).replace("_", "-")
         owners = [function] if function in FUNCTIONS else list(FUNCTIONS)
         found.update((owner, name) for owner in owners for name in names)
@@ -328,8 +401,9 @@ def emitted_metrics(source: Path = ROOT / "functions" / "steward") -> set[tuple[
 
 
 def metric_hours(cadence: str, events: Mapping[str, Decimal]) -> Decimal:
-    """Hours in the month a metric receives data: at most every hour, at least one hour per event."""
-    return min(HOURS_PER_MONTH, events.get(cadence, D(0)))
+    """Hours in the month a metric receives data: at most every hour, at least one hour per event. A cadence the
+    bill does not know is an error, never a free metric."""
+    return min(HOURS_PER_MONTH, events[cadence])
 
 
 # ------------------------------------------------------------------------------------------ the bill
@@ -491,34 +565,53 @@ def bill(measured: Measured, stack: Stack, metrics: set[tuple[str, str]], assume
             fixed=False,
         )
     )
-    events = {"tick": HOURS_PER_MONTH, "digest": digests, "spot": interruptions, "deploy": deploy_events}
-    events["full-tick"] = min(HOURS_PER_MONTH, D(assume.full_reconcile_hours_per_day) * HOURS_PER_MONTH / 24)
-    events["budget"] = assume.budget_alerts
+    stop_edges = WORKDAYS_PER_MONTH * assume.transitions_per_workday / 2
+    db_edges = stop_edges if assume.databases else D(0)
+    events = {
+        "tick": HOURS_PER_MONTH,
+        "stop-edge": stop_edges,
+        "start-edge": stop_edges,
+        "edge": 2 * stop_edges,
+        "db-stop-edge": db_edges,
+        "db-start-edge": db_edges,
+        "digest": digests,
+        "spot": interruptions,
+        "deploy": deploy_events,
+        "budget": assume.budget_alerts,
+    }
     metric_months = D(0)
-    emitted = sorted((f, name) for f, name in metrics if METRIC_CADENCE.get(name, "failure") != "failure")
+    emitted = sorted((f, name) for f, name in metrics if METRIC_CADENCE.get(name, "failure") not in NOT_BILLED)
     for _, name in emitted:
         metric_months += metric_hours(METRIC_CADENCE[name], events) / HOURS_PER_MONTH
-    every_tick = sum(1 for _, name in emitted if METRIC_CADENCE[name] == "tick")
+    kinds = (
+        "dead letters" if stack.parameters.get("HealthAlarms") == "dead-letters" else "errors, throttles, dead letters"
+    )
+    key = (
+        f"{stack.kms_keys} × TopicKey for the two SNS topics (year 1; +1 USD a month per yearly rotation)"
+        if stack.kms_keys
+        else "TopicKmsKeyArn: the account's existing key, billed once to its owner"
+    )
     lines += [
         Line(
             "CloudWatch custom metrics",
             "custom-metrics",
             metric_months,
-            f"{len(emitted)} metrics (name × function) in a month without failures, by the hours they get data: "
-            f"{every_tick} off-hours counts sent every tick are {every_tick} full metric-months",
+            f"{len(emitted)} metrics (name × function) in a month without failures, each for the hours it gets data: "
+            f"the off-hours counts {stop_edges:.0f} edge hours each"
+            + ("" if assume.databases else ", the databases' none (no databases)"),
             fixed=True,
         ),
         Line(
             "CloudWatch alarms",
             "alarms",
             D(stack.alarms),
-            f"{stack.alarms} standard alarms (errors, throttles, dead letters × 5 functions)",
+            f"{stack.alarms} standard alarms ({kinds} × {len(stack.memory_mb)} functions)",
             fixed=True,
         ),
-        Line("KMS key", "kms-key", D(stack.kms_keys), "TopicKey encrypts the two SNS topics (year 1)", fixed=True),
+        Line("KMS key", "kms-key", D(stack.kms_keys), key, fixed=True),
         Line("Slack token secret", "secret", D(stack.secrets), "the user's secret, there for Steward", fixed=True),
     ]
-    return Bill(measured.services, lines)
+    return Bill(measured.services, lines, configuration=_configuration_of(stack))
 
 
 def duration(run: Run, assume: Assumptions) -> Decimal:
@@ -541,10 +634,13 @@ def reads_of(run: Run) -> int:
 
 
 def log_bytes_of(label: str, run: Run, services: Decimal, assume: Assumptions) -> Decimal:
-    """Platform lines always; the off-hours metrics line every tick; one line per acted service or event."""
+    """Platform lines always; an idle tick's one INFO line; a metrics line only when a count is not zero (a
+    transition); one line per acted service or event."""
     size = D(assume.platform_log_bytes)
+    if label == "idle tick":
+        return size + assume.log_line_bytes
     if label == "quiet tick":
-        return size + assume.emf_line_bytes
+        return size
     if label == "transition tick":
         return size + assume.emf_line_bytes + services * assume.log_line_bytes
     if label == "shift-back tick":
@@ -579,15 +675,20 @@ GOAL_TOTAL = D("3.00")
 GOAL_SERVICES = 100
 
 TRIMS = {
-    "CloudWatch alarms": "three alarms a function; every event that fails for good ends in its dead-letter queue, so "
-    "a parameter keeping only the five dead-letter alarms (errors and throttles are their causes, in the logs) would "
-    "make it 0.50 USD; an account with free alarm metrics left pays nothing for the first 10",
-    "CloudWatch custom metrics": "the off-hours counts are sent on every tick, zeros included: sent only when "
-    "non-zero (or behind a parameter that turns Steward's metrics off) they would be billed for transition hours only",
-    "KMS key": "the topic key exists so Budgets and CloudWatch may publish to encrypted topics: a TopicKeyArn "
-    "parameter to reuse an existing customer key would remove it (unencrypted topics would too)",
+    "CloudWatch alarms": "HealthAlarms=dead-letters keeps one alarm a function, on its dead-letter queue: every "
+    "invocation is asynchronous, so an event that fails after its retries or stays throttled past its hour ends there "
+    "(errors and throttles stay in the logs); an account with free alarm metrics left pays nothing for the first 10",
+    "CloudWatch custom metrics": "the off-hours counts are sent only when not zero, so they are billed for the edge "
+    "hours alone; what is left are DeploymentsRecorded and the two functions' OutOfScope, priced as if every "
+    "deployment event fell in an hour of its own (a whole metric-month each from about 92 services at 4 deployments a month) and "
+    "as if every event were also another stack's: in an account whose services are all in one stack's scope "
+    "OutOfScope is never sent",
+    "KMS key": "TopicKmsKeyArn reuses the account's existing customer managed key (one for every Steward stack) "
+    "instead of a key for this stack",
+    "Slack token secret": "the user's secret, shared by every Steward stack in the account that posts with the same "
+    "bot token",
     "Cost Explorer requests": "one query a day is already the floor: the digest's pages grow with services × days; a "
-    "weekly digest or a shorter window would cut it",
+    "weekly digest or a shorter window would cut it, and the organisation digest moves it to the management account",
 }
 
 ORG_DIGEST = (
@@ -603,51 +704,109 @@ def usd(amount: Decimal) -> str:
     return f"{amount:,.2f}" if amount >= D("0.01") or amount == 0 else f"{amount:.4f}"
 
 
+def _configuration_of(stack: Stack) -> str:
+    named = [name for name, values in CONFIGURATIONS.items() if dict(stack.parameters) == values]
+    return named[0] if named else ", ".join(f"{key}={value}" for key, value in sorted(stack.parameters.items()))
+
+
+def priced(measured: Sequence[Measured], assume: Assumptions = Assumptions()) -> list[Bill]:
+    """Every configuration's bill at every measured size: what `make bench` and the README show."""
+    metrics = emitted_metrics()
+    stacks = [stack(values) for values in CONFIGURATIONS.values()]
+    return [bill(size, each, metrics, assume) for size in measured for each in stacks]
+
+
 def section(bills: Sequence[Bill]) -> tuple[list[str], list[str]]:
-    """The README-ready section and the goal's misses."""
+    """The README-ready section and the goal's misses: the goal is missed when no configuration meets it."""
+    assume = Assumptions()
+    lean = ", ".join(f"{key}={value}" for key, value in CONFIGURATIONS["lean"].items())
     out = [
         "",
         f"## Steward's own bill per account-month (prices for {PRICES_REGION}, read {PRICES_READ_ON})",
         "",
         "Request counts from this run's ticks and runs against moto; durations are estimates (moto answers "
-        f"in-process, so each request adds {Assumptions().request_latency_ms} ms). Assumed a month and a service: "
-        f"{Assumptions().deployments_per_service} deployments, {Assumptions().alarms_per_service} alarm, "
-        f"{Assumptions().spot_interruptions_per_service} Spot interruptions; {Assumptions().budget_alerts} budget "
-        "alerts an account. USD at list price; the always-free tiers, applied once per account, below the total.",
+        f"in-process, so each request adds {assume.request_latency_ms} ms). Assumed a month and a service: "
+        f"{assume.deployments_per_service} deployments, {assume.alarms_per_service} alarm, "
+        f"{assume.spot_interruptions_per_service} Spot interruptions; {assume.budget_alerts} budget "
+        f"alerts an account; {assume.databases} databases. USD at list price; the always-free tiers, applied once per "
+        f"account, below the total. Two configurations: **defaults** (template.yaml's) and **lean** ({lean}: an "
+        "existing key costs this stack nothing).",
+    ]
+    by_size: dict[int, list[Bill]] = {}
+    for result in bills:
+        by_size.setdefault(result.services, []).append(result)
+    out += [
+        "",
+        *_table(
+            ["services", "configuration", "fixed", "variable", "total (list price)", "free tiers to Steward"],
+            [
+                [
+                    f"{size:,}",
+                    each.configuration,
+                    usd(each.fixed),
+                    usd(each.variable),
+                    usd(each.total),
+                    usd(each.total_with_free_tier),
+                ]
+                for size, results in by_size.items()
+                for each in results
+            ],
+            numbers=(2, 3, 4, 5),
+        ),
     ]
     misses = []
-    for result in bills:
-        out += ["", f"**{result.services} services**", ""]
-        rows = [[line.item, line.basis, usd(line.usd)] for line in sorted(result.lines, key=lambda x: not x.fixed)]
+    for size, results in by_size.items():
+        names = [each.configuration for each in results]
+        out += ["", f"**{size:,} services**", ""]
+        rows = []
+        for line in sorted(results[0].lines, key=lambda x: not x.fixed):
+            amounts = [usd(_line(each, line.item).usd) for each in results]
+            bases = [_line(each, line.item).basis for each in results]
+            basis = bases[0] + "".join(
+                f"; {name}: {b}" for name, b in zip(names[1:], bases[1:], strict=True) if b != bases[0]
+            )
+            rows.append([line.item, basis, *amounts])
         rows += [
-            ["**fixed**", "", f"**{usd(result.fixed)}**"],
-            ["**variable**", "", f"**{usd(result.variable)}**"],
-            ["**total**", "list price", f"**{usd(result.total)}**"],
-            ["free tiers", "once per account, if nothing else in it uses them", f"−{usd(result.free_tier)}"],
-            ["total, free tiers to Steward", "", usd(result.total_with_free_tier)],
+            ["**fixed**", "", *(f"**{usd(each.fixed)}**" for each in results)],
+            ["**variable**", "", *(f"**{usd(each.variable)}**" for each in results)],
+            ["**total**", "list price", *(f"**{usd(each.total)}**" for each in results)],
+            [
+                "free tiers",
+                "once per account, if nothing else in it uses them",
+                *(f"−{usd(each.free_tier)}" for each in results),
+            ],
+            ["total, free tiers to Steward", "", *(usd(each.total_with_free_tier) for each in results)],
         ]
-        out += _table(["item", "basis", "USD/month"], rows)
-        if result.services == GOAL_SERVICES:
-            met = result.variable <= GOAL_VARIABLE and result.total <= GOAL_TOTAL
-            out += [
-                "",
-                f"Goal at {GOAL_SERVICES} services (variable ≤ {GOAL_VARIABLE}, total ≤ {GOAL_TOTAL} USD): "
-                f"**{'met' if met else 'missed'}** at list price (variable {usd(result.variable)}, total "
-                f"{usd(result.total)}); {usd(result.total_with_free_tier)} with the free tiers to Steward.",
-            ]
-            if not met:
-                misses.append(
-                    f"Steward's bill at {GOAL_SERVICES} services: variable {usd(result.variable)} USD "
-                    f"(≤ {GOAL_VARIABLE}), total {usd(result.total)} USD (≤ {GOAL_TOTAL}) at list price"
-                )
-            dominant = result.dominant
-            out += [
-                f"Dominating item: **{dominant.item}** ({usd(dominant.usd)} USD). How to trim it: "
-                f"{TRIMS.get(dominant.item, 'see the table')}.",
-            ]
-            variable = [x for x in result.lines if not x.fixed]
-            if variable:
-                out.append(f"Largest variable item: {max(variable, key=lambda x: x.usd).item}.")
+        out += _table(
+            ["item", "basis", *(f"{name} USD/month" for name in names)], rows, numbers=tuple(range(2, 2 + len(names)))
+        )
+        if size != GOAL_SERVICES:
+            continue
+        met = [each for each in results if each.variable <= GOAL_VARIABLE and each.total <= GOAL_TOTAL]
+        verdicts = "; ".join(
+            f"{each.configuration} {'meets' if each in met else 'misses'} it (variable {usd(each.variable)}, total "
+            f"{usd(each.total)}, {usd(each.total_with_free_tier)} with the free tiers to Steward)"
+            for each in results
+        )
+        out += [
+            "",
+            f"Goal at {GOAL_SERVICES} services (variable ≤ {GOAL_VARIABLE}, total ≤ {GOAL_TOTAL} USD at list price): "
+            f"**{'met by ' + ', '.join(each.configuration for each in met) if met else 'missed'}**. {verdicts}.",
+        ]
+        if not met:
+            misses.append(
+                f"Steward's bill at {GOAL_SERVICES} services: no configuration has variable ≤ {GOAL_VARIABLE} and "
+                f"total ≤ {GOAL_TOTAL} USD at list price ({verdicts})"
+            )
+        for each in results:
+            dominant = each.dominant
+            out.append(
+                f"Dominating item: **{dominant.item}** ({usd(dominant.usd)} USD, {each.configuration}). How to trim it: "
+                f"{TRIMS.get(dominant.item, 'see the table')}."
+            )
+        variable = [x for x in results[0].lines if not x.fixed]
+        if variable:
+            out.append(f"Largest variable item: {max(variable, key=lambda x: x.usd).item}.")
     out += ["", ORG_DIGEST, "", "Prices:", ""]
     out += _table(
         ["price", "USD", "per", "free a month", "source"],
@@ -658,6 +817,10 @@ def section(bills: Sequence[Bill]) -> tuple[list[str], list[str]]:
         numbers=(1, 3),
     )
     return out, misses
+
+
+def _line(result: Bill, item: str) -> Line:
+    return next(line for line in result.lines if line.item == item)
 
 
 def _table(headers: list[str], rows: list[list[str]], numbers: tuple[int, ...] = (2,)) -> list[str]:

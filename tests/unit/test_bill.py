@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import pytest
 from bench import bill
 from bench.bill import Assumptions, Bill, Line, Measured, Run
+from devtools.template import TEMPLATE, template
 
 NOTHING = Run({}, 0.0)
+HEALTH = Path("templates/function-health.yaml")
 INSTANT = Assumptions(request_latency_ms=Decimal(0), cold_start_seconds=Decimal(0))
 
 
@@ -95,14 +102,36 @@ def test_getmetricdata_is_priced_per_metric_requested_two_for_each_running_servi
     assert line(result, "GetMetricData").usd == Decimal(730) / 24 * 2000 * Decimal("0.01") / 1000
 
 
-def test_metrics_sent_every_tick_are_whole_metric_months_and_rare_ones_only_their_hours() -> None:
-    every_tick = {("off-hours", "IdleTicks")}
-    full_reconciles = {("off-hours", "ServicesStopped")}  # 8 hours a day with a full reconcile
+def test_the_off_hours_counts_are_billed_for_their_edge_hours_and_the_databases_only_in_a_stack_with_databases() -> (
+    None
+):
+    # Given the off-hours counts (sent only when not zero), a daily metric and one sent only on failures
+    counts = {("off-hours", "ServicesStopped"), ("off-hours", "ServicesStarted"), ("off-hours", "DatabasesStopped")}
     daily = {("cost-report", "DigestsPosted")}
-    failures_only = {("off-hours", "ScheduleErrors")}
-    month = bill.bill(measured(), bill.stack(), every_tick | full_reconciles | daily | failures_only, INSTANT)
-    expected = 1 + Decimal(8) / 24 + Decimal(730) / 24 / 730
-    assert round(line(month, "CloudWatch custom metrics").quantity, 9) == round(expected, 9)
+    failures_only = {("off-hours", "ServicesFailed"), ("off-hours", "ScheduleErrors")}
+    metrics = counts | daily | failures_only
+    edge_hours = Decimal(730) / 24 * 5 / 7  # one off edge (and one on edge) each workday
+
+    # When the month is billed for a stack without databases, and for one with some
+    without = bill.bill(measured(), bill.stack(), metrics, INSTANT)
+    with_databases = bill.bill(measured(), bill.stack(), metrics, replace(INSTANT, databases=20))
+
+    # Then each count is billed for its edge hours, the databases' only with databases, failures not at all
+    quantity = line(without, "CloudWatch custom metrics").quantity
+    assert round(quantity, 9) == round((2 * edge_hours + Decimal(730) / 24) / 730, 9)
+    assert round(line(with_databases, "CloudWatch custom metrics").quantity - quantity, 9) == round(edge_hours / 730, 9)
+    assert quantity < Decimal("0.2")  # sent every tick, the three counts alone were three whole metric-months
+
+
+def test_a_metric_with_a_cadence_the_bill_does_not_know_is_an_error_not_a_free_metric() -> None:
+    with pytest.raises(KeyError):
+        bill.metric_hours("every-full-moon", {"tick": Decimal(730)})
+
+
+def test_the_organisation_digests_metrics_are_not_on_a_member_accounts_bill() -> None:
+    emitted = bill.emitted_metrics()
+    assert not {name for _, name in emitted} & {"OrgDigestsPosted", "IdleTicks"}
+    assert {function for function, name in emitted if name == "CostExplorerRequests"} == {"cost-report"}
 
 
 def test_every_metric_steward_emits_has_a_known_cadence() -> None:
@@ -110,11 +139,43 @@ def test_every_metric_steward_emits_has_a_known_cadence() -> None:
     assert not unknown, f"add these to bench/bill.py METRIC_CADENCE: {sorted(unknown)}"
 
 
-def test_the_fixed_part_counts_what_the_template_creates() -> None:
-    stack = bill.stack()
-    assert stack.alarms == 18  # errors, throttles, dead letters for each of six functions
-    assert stack.kms_keys == 1  # TopicKey
-    assert stack.memory_mb["cost-report"] == 512 and stack.memory_mb["off-hours"] == 256
+def test_the_fixed_part_counts_what_the_template_creates_with_each_configurations_parameters() -> None:
+    defaults, lean = bill.stack(), bill.stack(bill.CONFIGURATIONS["lean"])
+    nested = [r for r in template()["Resources"].values() if r["Type"] == "AWS::CloudFormation::Stack"]
+    assert defaults.alarms == 3 * len(nested) == 18  # errors, throttles, dead letters for each of six functions
+    assert defaults.kms_keys == 1  # TopicKey
+    assert lean.alarms == len(nested) == 6  # the dead-letter alarm of each function, nothing else
+    assert lean.kms_keys == 0  # TopicKmsKeyArn: the account's existing key
+    assert defaults.memory_mb["cost-report"] == 512 and defaults.memory_mb["off-hours"] == 256
+
+
+def test_the_counts_follow_the_template_not_a_number_written_in_the_bill(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given template.yaml with one health stack fewer, and a nested template with one more unconditional alarm
+    root = copy.deepcopy(template())
+    del root["Resources"]["RestoreOnDeleteHealth"]
+    health = copy.deepcopy(template(HEALTH))
+    health["Resources"]["ExtraAlarm"] = copy.deepcopy(health["Resources"]["DeadLettersAlarm"])
+
+    def patched(path: Path = TEMPLATE) -> dict[str, Any]:
+        return health if path == HEALTH else root
+
+    monkeypatch.setattr(bill, "template", patched)
+
+    # Then the defaults have 5 × 4 alarms and the lean configuration 5 × 2
+    assert bill.stack().alarms == 20
+    assert bill.stack(bill.CONFIGURATIONS["lean"]).alarms == 10
+
+
+def test_a_parameter_the_template_does_not_declare_is_refused() -> None:
+    with pytest.raises(KeyError):
+        bill.stack({"HealthAlarm": "dead-letters"})
+
+
+def test_the_lean_configuration_is_billed_for_six_dead_letter_alarms_and_no_key() -> None:
+    lean = bill.bill(measured(), bill.stack(bill.CONFIGURATIONS["lean"]), set(), INSTANT)
+    assert lean.configuration == "lean"
+    assert line(lean, "CloudWatch alarms").usd == Decimal("0.60")
+    assert line(lean, "KMS key").usd == 0
 
 
 def test_the_goal_at_one_hundred_services_is_reported_missed_when_the_total_is_over_three_dollars() -> None:
@@ -122,6 +183,15 @@ def test_the_goal_at_one_hundred_services_is_reported_missed_when_the_total_is_o
     under = Bill(100, [Line("alarms", "alarms", Decimal(29), "", fixed=True)])
     assert bill.section([over])[1] and not bill.section([under])[1]
     assert "Dominating item: **alarms**" in "\n".join(bill.section([over])[0])
+
+
+def test_the_goal_line_names_the_configuration_that_meets_it_and_the_goal_is_missed_only_when_none_does() -> None:
+    over = Bill(100, [Line("alarms", "alarms", Decimal(31), "", fixed=True)], configuration="defaults")
+    under = Bill(100, [Line("alarms", "alarms", Decimal(29), "", fixed=True)], configuration="lean")
+    text, misses = bill.section([over, under])
+    assert not misses
+    assert "**met by lean**" in "\n".join(text)
+    assert "defaults misses it" in "\n".join(text)
 
 
 def test_idle_ticks_are_priced_as_idle_and_only_the_full_reconciles_as_full() -> None:
