@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import copy
 import importlib
+import io
 import json
 import logging
 import os
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
-from contextlib import ExitStack
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -41,15 +42,20 @@ from devtools.platform import (
 from devtools.slack_html import render_page
 from devtools.slack_standin import SlackStandIn
 from devtools.strict import installed
-from devtools.template import ROOT, create_state_table
+from devtools.template import ROOT, create_state_table, template
 from steward.domain.slack import money
 
 OUTPUT = ROOT / "demo-output"
 EVENTS = ROOT / "events"
 STATE_TABLE = "steward-demo-state"
 SCHEDULES_PARAMETER = "/steward-demo/schedules"
+PAUSE_PARAMETER = "/steward-demo/pause"
 CHANNEL = "C0DEMO00001"
-ACCOUNT = "123456789012"
+ACCOUNT = "123456789012"  # pyairtable-dev's account, also the organisation's management account
+TEAM2_CHANNEL = "C0TEAM20001"
+TEAM2_CLUSTER = "team2-dev"
+ORG_EXTERNAL_ID = "steward-org-demo-7c1e"
+ORG_PREFIX = "steward-demo"  # each account's stack name: role steward-demo-org-read, parameter /steward-demo/org-view
 SCHEDULES = {
     "office-hours": {
         "timezone": "Europe/Berlin",
@@ -89,6 +95,8 @@ class Step:
     events: Callable[[], list[dict[str, Any]]]  # built when the step runs: some need what earlier steps created
     summary: Callable[[list[dict[str, Any]]], str]
     before: Callable[[], None] | None = None
+    team2: bool = False  # runs as team2-dev's own Steward, in its own account
+    run: Callable[[], list[dict[str, Any]]] | None = None  # instead of the handler: a `steward` command
 
 
 def sample(relative: str) -> dict[str, Any]:
@@ -157,6 +165,17 @@ def budget_line(results: list[dict[str, Any]]) -> str:
     record = results[-1]["records"][0]
     stopped = ", ".join(s.split("/")[-1] for s in record.get("stopped", [])) or "none"
     return f"{record['outcome']} at {record.get('threshold_percent')} % — stopped: {stopped} ({record.get('action')})"
+
+
+def org_line(results: list[dict[str, Any]]) -> str:
+    document = results[-1]
+    # The management account is pyairtable-dev's; Organizations lists it under its own name.
+    named = {ACCOUNT: "pyairtable-dev"}
+    read = [
+        f"{named.get(a['account'], a['name'])}: {len(a['held'])} held, {len(a['held_databases'])} DBs"
+        for a in document["accounts"]
+    ]
+    return f"{len(document['accounts'])} accounts read ({'; '.join(read)}), {len(document['not_read'])} not read"
 
 
 def digest_line(results: list[dict[str, Any]]) -> str:
@@ -260,6 +279,22 @@ def day(ecs: EcsOverlay, revisions: dict[int, str]) -> list[Step]:
             off_hours_line,
         ),
         Step(
+            "Fri 20:00",
+            "team2-dev's own Steward, in its account",
+            "off_hours",
+            lambda: [tick("off-hours-tick", "2026-11-27T19:00:00Z")],
+            off_hours_line,
+            team2=True,
+        ),
+        Step(
+            "Fri 20:05",
+            "steward org status, both accounts",
+            "",
+            lambda: [],
+            org_line,
+            run=org_status,
+        ),
+        Step(
             "Fri 20:10",
             "a duplicate tick changes nothing",
             "off_hours",
@@ -300,6 +335,14 @@ def day(ecs: EcsOverlay, revisions: dict[int, str]) -> list[Step]:
             "off_hours",
             lambda: [tick("off-hours-tick", "2026-11-30T06:00:00Z")],
             off_hours_line,
+        ),
+        Step(
+            "Mon 07:00",
+            "team2-dev's morning start",
+            "off_hours",
+            lambda: [tick("off-hours-tick", "2026-11-30T06:00:00Z")],
+            off_hours_line,
+            team2=True,
         ),
         Step(
             "Tue 07:00",
@@ -365,7 +408,7 @@ def configure(endpoint: str, slack: SlackStandIn) -> None:
             "DRY_RUN": "false",
             "STATE_TABLE": STATE_TABLE,
             "SCHEDULES_PARAMETER": SCHEDULES_PARAMETER,
-            "PAUSE_PARAMETER": "/steward-demo/pause",  # as the template sets it; the demo never pauses
+            "PAUSE_PARAMETER": PAUSE_PARAMETER,  # as the template sets it; the demo never pauses
             "SLACK_CHANNEL": CHANNEL,
             "SLACK_API_URL": slack.url,
             "BUDGET_ACTIONS": '{"dev-monthly": {"action": "stop", "selector": {"env": "dev"}}}',
@@ -374,10 +417,96 @@ def configure(endpoint: str, slack: SlackStandIn) -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
+# ------------------------------------------------------------------------------------------ a second account
+
+
+class Team2:
+    """team2-dev: an account of the organisation with its own Steward stack (its state table, schedules, Slack
+    secret and channel), reached by the management account through the stack's org read role. moto serves a
+    request in the account MOTO_ACCOUNT_ID names while it is set."""
+
+    account = ""  # the id Organizations gave it (CreateAccount)
+    secret_arn = ""
+
+    @classmethod
+    @contextmanager
+    def inside(cls) -> Iterator[None]:
+        """Run as team2-dev's stack: its account, its settings (read afresh, and again after)."""
+        from steward.settings import load_settings
+
+        environment = {
+            "MOTO_ACCOUNT_ID": cls.account,
+            "ACCOUNT_ID": cls.account,
+            "SLACK_CHANNEL": TEAM2_CHANNEL,
+            "SLACK_TOKEN_SECRET_ARN": cls.secret_arn,
+            "BUDGET_ACTIONS": "{}",
+        }
+        saved = {name: os.environ.get(name) for name in environment}
+        os.environ.update(environment)
+        load_settings.cache_clear()
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            load_settings.cache_clear()
+
+
+def org_stack(session: Any, management: str) -> None:
+    """What a member stack deployed with OrgManagementAccountId/OrgExternalId adds: the org read role (its trust
+    policy as template.yaml resolves it) and the /<stack>/org-view parameter."""
+    from devtools.iam_check import moto_world
+
+    world = moto_world(OrgManagementAccountId=management, OrgExternalId=ORG_EXTERNAL_ID, Environment="dev")
+    resources = template()["Resources"]
+    trust = world.resolve(resources["OrgReadRole"]["Properties"]["AssumeRolePolicyDocument"])
+    session.client("iam").create_role(RoleName=f"{ORG_PREFIX}-org-read", AssumeRolePolicyDocument=json.dumps(trust))
+    view = json.loads(world.resolve(resources["OrgViewParameter"]["Properties"]["Value"]))
+    view.update(state_table=STATE_TABLE, schedules_parameter=SCHEDULES_PARAMETER, pause_parameter=PAUSE_PARAMETER)
+    session.client("ssm").put_parameter(Name=f"/{ORG_PREFIX}/org-view", Type="String", Value=json.dumps(view))
+
+
+def seed_team2() -> dict[str, dict[str, Any]]:
+    """The organisation, and team2-dev's account with its stack and its own eight services."""
+    organizations = boto3.client("organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    status = organizations.create_account(Email="team2-dev@example.com", AccountName="team2-dev")
+    Team2.account = status["CreateAccountStatus"]["AccountId"]
+    with Team2.inside():
+        session = boto3.session.Session()
+        create_state_table(session.client("dynamodb"), STATE_TABLE)
+        session.client("ssm").put_parameter(Name=SCHEDULES_PARAMETER, Type="String", Value=json.dumps(SCHEDULES))
+        Team2.secret_arn = session.client("secretsmanager").create_secret(
+            Name="steward/slack", SecretString='{"token": "xoxb-demo-team2-token"}'
+        )["ARN"]
+        org_stack(session, ACCOUNT)
+        seed_reference_platform(session, cluster=TEAM2_CLUSTER)
+        return service_sizes(session, TEAM2_CLUSTER)
+
+
+def org_status() -> list[dict[str, Any]]:
+    """`steward org status --json` from the management account, for both accounts; its text to
+    demo-output/org-status.txt."""
+    from steward.cli import main as steward
+
+    arguments = ["org", "status", "--external-id", ORG_EXTERNAL_ID, "--name-prefix", ORG_PREFIX]
+    arguments += ["--accounts", f"{ACCOUNT},{Team2.account}"]
+    text, document = io.StringIO(), io.StringIO()
+    steward(arguments, out=text)
+    steward([*arguments, "--json"], out=document)
+    OUTPUT.mkdir(exist_ok=True)
+    (OUTPUT / "org-status.txt").write_text(text.getvalue())
+    return [json.loads(document.getvalue())]
+
+
 def seed(endpoint: str) -> tuple[dict[str, dict[str, Any]], dict[int, str]]:
     session = boto3.session.Session()
     create_state_table(session.client("dynamodb"), STATE_TABLE)
     session.client("ssm").put_parameter(Name=SCHEDULES_PARAMETER, Type="String", Value=json.dumps(SCHEDULES))
+    org_stack(session, ACCOUNT)  # the management account runs Steward for pyairtable-dev too
     secret = session.client("secretsmanager").create_secret(
         Name="steward/slack", SecretString='{"token": "xoxb-demo-token"}'
     )
@@ -523,10 +652,20 @@ class DayResult:
     messages: list[Any]
     back_on_spot: bool
     databases: dict[str, str]  # each database's status at the end ('instance/ID' -> status)
+    team2_morning: dict[str, dict[str, Any]] = field(default_factory=dict)
+    team2_evening: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def not_restored(self) -> dict[str, tuple[Any, Any]]:
-        return {n: (s, self.evening.get(n)) for n, s in self.morning.items() if self.evening.get(n) != s}
+        found = {n: (s, self.evening.get(n)) for n, s in self.morning.items() if self.evening.get(n) != s}
+        found.update(
+            {
+                f"{TEAM2_CLUSTER}/{n}": (s, self.team2_evening.get(n))
+                for n, s in self.team2_morning.items()
+                if self.team2_evening.get(n) != s
+            }
+        )
+        return found
 
 
 def run_day(echo: Callable[[str], None] = lambda line: None) -> DayResult:
@@ -543,6 +682,7 @@ def run_day(echo: Callable[[str], None] = lambda line: None) -> DayResult:
             configure(endpoint, slack)
             stack.enter_context(installed())  # after configure: it imports the handlers, which read the log level
             morning, revisions = seed(endpoint)
+            team2_morning = seed_team2()
             from steward.runtime import shared_aws
 
             overlay = EcsOverlay(boto3.client("ecs"))
@@ -556,10 +696,12 @@ def run_day(echo: Callable[[str], None] = lambda line: None) -> DayResult:
             for number, step in enumerate(day(overlay, revisions), start=1):
                 if step.before:
                     step.before()
-                handler = importlib.import_module(f"steward.handlers.{step.function}").lambda_handler
-                results = [handler(event, context) for event in step.events()]
+                with Team2.inside() if step.team2 else nullcontext():
+                    results = step.run() if step.run else run_handler(step, context)
                 lines.append(f"{number:>2}. {step.at}  {step.title:<42} {step.summary(results)}")
                 echo(lines[-1])
+            with Team2.inside():
+                team2_evening = service_sizes(boto3.session.Session(), TEAM2_CLUSTER)
             evening = service_sizes(boto3.session.Session())
             databases = database_states(boto3.session.Session())
             messages = list(slack.messages)
@@ -568,7 +710,12 @@ def run_day(echo: Callable[[str], None] = lambda line: None) -> DayResult:
     back_on_spot = overlay.strategies.get((CLUSTER, "llm-orchestrator")) == [
         {"base": 0, "weight": 0, **i} for i in SPOT_STRATEGY
     ]
-    return DayResult(morning, evening, lines, messages, back_on_spot, databases)
+    return DayResult(morning, evening, lines, messages, back_on_spot, databases, team2_morning, team2_evening)
+
+
+def run_handler(step: Step, context: LambdaContext) -> list[dict[str, Any]]:
+    handler = importlib.import_module(f"steward.handlers.{step.function}").lambda_handler
+    return [handler(event, context) for event in step.events()]
 
 
 def main() -> int:

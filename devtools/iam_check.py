@@ -569,6 +569,8 @@ def _world(told: tuple[tuple[str, str | None], ...], account: str) -> World:
     for name, value in told:
         if value is not None:
             (parameters if name in declared else resource_names)[name] = value
+    # No function is told the org-view parameter's name: it sits beside the schedules one (both /<stack>/...).
+    resource_names["OrgViewParameter"] = resource_names["SchedulesParameter"].rsplit("/", 1)[0] + "/org-view"
     return World(parameters=parameters, resource_names=resource_names, account=account)
 
 

@@ -46,6 +46,16 @@ def day() -> Iterator[DayResult]:
 def test_every_service_ends_the_day_exactly_as_it_started(day: DayResult) -> None:
     assert day.not_restored == {}
     assert day.back_on_spot
+    assert len(day.team2_morning) == 8 and day.team2_evening == day.team2_morning  # the second account's too
+
+
+def test_the_organisation_view_reads_both_accounts_at_the_evening(day: DayResult) -> None:
+    # Given pyairtable-dev's account (the management account) and team2-dev's, each with its own Steward stack
+    # When `steward org status` runs from the management account after both evening ticks
+    line = next(line for line in day.lines if "steward org status" in line)
+
+    # Then each account's holds are shown, read through its org read role, and none is left unread
+    assert line.endswith("2 accounts read (pyairtable-dev: 6 held, 1 DBs; team2-dev: 8 held, 0 DBs), 0 not read")
 
 
 def test_the_platforms_databases_end_up_and_the_one_on_its_holiday_week_stays_stopped_after_awss_start(
