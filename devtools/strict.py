@@ -21,6 +21,7 @@ found the message states the documented rule and the comment says so.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import threading
@@ -34,6 +35,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel, Shape
 from moto.core.responses import ActionResult
+from moto.organizations.responses import OrganizationsResponse
 from moto.rds.responses import RDSResponse
 from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
 
@@ -45,6 +47,7 @@ def _default_account() -> str:
     """The account moto serves a request in when nothing names one: MOTO_ACCOUNT_ID while a test sets it (a member
     account of the organisation tests), else moto's default."""
     return os.environ.get("MOTO_ACCOUNT_ID", MOTO_ACCOUNT)
+
 
 # Services whose input validation answers AWS's generic "1 validation error detected" ValidationException.
 MODEL_VALIDATED = frozenset({"application-autoscaling", "ce", "dynamodb", "ssm", "secretsmanager"})
@@ -445,7 +448,6 @@ def role_trusts_caller(request: Request) -> None:
     """AWS lets a caller assume a role only if the role exists and its trust policy names the caller (with the
     external id its condition asks for); moto answers every AssumeRole. The refusal is AWS's AccessDenied, worded as
     public captures show it (github.com/amzn/selling-partner-api-docs/issues/564)."""
-    import json
     from urllib.parse import unquote
 
     from moto.iam.models import iam_backends
@@ -620,6 +622,7 @@ def install(layer: StrictAws, setattr: Setattr) -> StrictAws:
     setattr(AwsClients, "use", strict_use)
     setattr(RDSResponse, "describe_db_clusters", _paged_db_clusters)
     setattr(ResourceGroupsTaggingAPIResponse, "get_resources", _resources_per_page)
+    setattr(OrganizationsResponse, "list_accounts", _accounts_per_page)
     for name in HANDLERS:
         try:
             module = importlib.import_module(f"steward.handlers.{name}")
@@ -663,6 +666,15 @@ def _resources_per_page(self: ResourceGroupsTaggingAPIResponse) -> ActionResult:
 
 
 _moto_get_resources = ResourceGroupsTaggingAPIResponse.get_resources
+
+
+def _accounts_per_page(self: OrganizationsResponse) -> str:
+    """moto pages ListAccounts at 100 accounts when MaxResults is not given; AWS returns at most 20 a page
+    (Organizations API Reference, ListAccounts MaxResults), so a larger organisation takes several requests."""
+    accounts, token = self.organizations_backend.list_accounts(
+        max_results=self._get_int_param("MaxResults") or 20, next_token=self._get_param("NextToken")
+    )
+    return json.dumps({"Accounts": accounts, "NextToken": token})
 
 
 def _following(layer: StrictAws, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:

@@ -221,3 +221,24 @@ def test_a_wrong_external_id_reads_no_account_and_says_why(
     assert "0 of 1 account-region(s) read" in output
     assert "Held at zero" not in output
     assert "cannot assume the org read role" in output
+
+
+@pytest.mark.strict_refusals  # every AssumeRole: none of these accounts has Steward's role
+def test_every_account_of_a_large_organisation_is_listed_across_listaccounts_pages(
+    organisation: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an organisation of 27 accounts (AWS lists at most 20 a page) where only team1-dev runs Steward
+    org = boto3.client("organizations")
+    for number in range(23):
+        org.create_account(Email=f"extra-{number}@example.com", AccountName=f"extra-{number}")
+    deploy_member(monkeypatch, TEAM1)
+
+    # When the view lists the organisation itself
+    code, output = run("org", "status", "--external-id", EXTERNAL_ID, "--name-prefix", PREFIX, "--json")
+
+    # Then every member account is there, read or with why not: none lost past the first page
+    document = json.loads(output)
+    assert [a["account"] for a in document["accounts"]] == [TEAM1]
+    assert len(document["not_read"]) == 25
+    assert {entry["name"] for entry in document["not_read"]} >= {"extra-0", "extra-22", "team2-dev", "sandbox"}
+    assert code == EXIT_INVALID

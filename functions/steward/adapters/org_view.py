@@ -113,8 +113,8 @@ class Organisation:
         return accounts
 
     def _listed(self, *, required: bool) -> dict[str, str]:
-        # ListAccounts pages at most 20 accounts (Organizations API Reference, ListAccounts MaxResults); `State`
-        # replaces the deprecated `Status`, so either is read.
+        # ListAccounts pages at most 20 accounts (Organizations API Reference, ListAccounts MaxResults). An account's
+        # `State` replaced `Status`, retired on 9 September 2026 (SDK reference, ListAccounts Accounts).
         try:
             pages = self._aws.organizations.get_paginator("list_accounts").paginate()
             return {
