@@ -16,9 +16,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from devtools.template import functions, template
+from devtools.template import ROOT, TEMPLATE, template
 
 # Every function's handler and workflow live in modules named after the function.
 FUNCTION_MODULES = {
@@ -30,6 +31,9 @@ FUNCTION_MODULES = {
     "restore_on_delete": "RestoreOnDeleteFunction",  # the handler; its workflow is `restore`, listed last
     "restore": "RestoreOnDeleteFunction",
 }
+# Functions of other templates: org-digest.yaml is its own stack, in the management account.
+OTHER_TEMPLATES = {"org_digest": "OrgDigestFunction"}
+SOURCES = {"OrgDigestFunction": ROOT / "org-digest.yaml"}
 
 NO_VALUE = object()
 
@@ -48,6 +52,7 @@ class World:
     region: str = "eu-central-1"
     account: str = "123456789012"
     stack_name: str = "steward-test"
+    source: Path = TEMPLATE  # the template this deployment is of: template.yaml, or org-digest.yaml
 
     @property
     def stack_id(self) -> str:
@@ -70,7 +75,7 @@ class World:
             return pseudo[name]
         if name in self.parameters:
             return self.parameters[name]
-        declared = template().get("Parameters", {}).get(name)
+        declared = template(self.source).get("Parameters", {}).get(name)
         if declared is not None:
             return str(declared.get("Default", ""))
         if name in self.resource_names:
@@ -78,14 +83,14 @@ class World:
         raise KeyError(f"no value for !Ref {name} in this world")
 
     def attribute(self, resource: str, attribute: str) -> str:
-        kind = template()["Resources"][resource]["Type"]
+        kind = template(self.source)["Resources"][resource]["Type"]
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
             name = self.ref(resource)
             return f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{name}"
         raise KeyError(f"no value for !GetAtt {resource}.{attribute} ({kind}) in this world")
 
     def condition(self, name: str) -> bool:
-        return bool(self.resolve(template()["Conditions"][name]))
+        return bool(self.resolve(template(self.source)["Conditions"][name]))
 
     def resolve(self, value: Any) -> Any:
         """The value with every intrinsic function evaluated; AWS::NoValue entries dropped."""
@@ -182,7 +187,8 @@ def as_tuple(value: Any) -> tuple[str, ...]:
 def statements(function: str, world: World) -> list[Statement]:
     """The function's Allow statements as the stack in `world` would deploy them."""
     found = []
-    body = functions().get(function) or template()["Resources"][function]  # a function, or a role (OrgReadRole)
+    resources = template(world.source)["Resources"]
+    body = resources[function]  # a function, or a role (OrgReadRole)
     for declared in body["Properties"].get("Policies", []):
         policy = declared.get("PolicyDocument", declared) if isinstance(declared, dict) else declared
         if not isinstance(policy, dict) or "Statement" not in policy:
@@ -546,41 +552,43 @@ def calling_function(frame: Any) -> str | None:
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.startswith(("steward.workflows.", "steward.handlers.")):
-            function = FUNCTION_MODULES.get(module.rsplit(".", 1)[1])
+            name = module.rsplit(".", 1)[1]
+            function = FUNCTION_MODULES.get(name) or OTHER_TEMPLATES.get(name)
             if function:
                 return function
         frame = frame.f_back
     return None
 
 
-def deployed_world(environment: Mapping[str, str], account: str | None = None) -> World:
+def deployed_world(environment: Mapping[str, str], account: str | None = None, source: Path = TEMPLATE) -> World:
     """The test world, with each name the template hands a function through an environment variable (`!Ref X`)
     taken from that variable: what the function is told is what the stack created and granted."""
-    referenced = _referenced_variables()
+    referenced = _referenced_variables(source)
     told = tuple((value, environment.get(variable)) for variable, value in referenced.items())
-    return _world(told, account or moto_world().account)
+    return _world(told, account or moto_world().account, source)
 
 
 @cache
-def _world(told: tuple[tuple[str, str | None], ...], account: str) -> World:
+def _world(told: tuple[tuple[str, str | None], ...], account: str, source: Path) -> World:
     default = moto_world()
     parameters, resource_names = dict(default.parameters), dict(default.resource_names)
-    declared = template().get("Parameters", {})
+    declared = template(source).get("Parameters", {})
     for name, value in told:
         if value is not None:
             (parameters if name in declared else resource_names)[name] = value
     # No function is told the org-view parameter's name: it sits beside the schedules one (both /<stack>/...).
     resource_names["OrgViewParameter"] = resource_names["SchedulesParameter"].rsplit("/", 1)[0] + "/org-view"
-    return World(parameters=parameters, resource_names=resource_names, account=account)
+    return World(parameters=parameters, resource_names=resource_names, account=account, source=source)
 
 
 @cache
-def _referenced_variables() -> dict[str, str]:
+def _referenced_variables(source: Path = TEMPLATE) -> dict[str, str]:
     """Environment variable -> the logical id or parameter whose !Ref sets it, on any function."""
     found = {}
-    sources = [template()["Globals"]["Function"], *(body["Properties"] for body in functions().values())]
-    for source in sources:
-        for variable, value in source.get("Environment", {}).get("Variables", {}).items():
+    root = template(source)
+    bodies = [b["Properties"] for b in root["Resources"].values() if b["Type"] == "AWS::Serverless::Function"]
+    for properties in [root.get("Globals", {}).get("Function", {}), *bodies]:
+        for variable, value in properties.get("Environment", {}).get("Variables", {}).items():
             if isinstance(value, dict) and list(value) == ["Ref"]:
                 found[variable] = value["Ref"]
     return found
@@ -621,7 +629,7 @@ class CallChecker:
         function = calling_function(frame)
         if function is None:
             return
-        world = deployed_world(self.environment, _account_of(access_key))
+        world = deployed_world(self.environment, _account_of(access_key), SOURCES.get(function, TEMPLATE))
         role = role_in(function, world)
         self.checked += 1
         for action, arn in requested(service, operation, params, world):
@@ -629,8 +637,8 @@ class CallChecker:
             why = denial(role, action, arn, tags)
             if why:
                 message = (
-                    f"{function} calls {action} on {arn or 'its resource'}, which its role in template.yaml does "
-                    f"not allow: {why}"
+                    f"{function} calls {action} on {arn or 'its resource'}, which its role in {world.source.name} "
+                    f"does not allow: {why}"
                 )
                 self.violations.append(message)
                 raise NotGranted(message)
