@@ -39,7 +39,7 @@ from moto.organizations.responses import OrganizationsResponse
 from moto.rds.responses import RDSResponse
 from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
 
-HANDLERS = ("off_hours", "spot_fallback", "deploy_rollback", "budget_alert", "cost_report")
+HANDLERS = ("off_hours", "spot_fallback", "deploy_rollback", "budget_alert", "cost_report", "org_digest")
 MOTO_ACCOUNT = "123456789012"  # moto's default account, the one every test world uses
 
 
