@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -25,6 +26,9 @@ METRIC_NAMESPACE = "Steward"
 
 logger = Logger()
 metrics = Metrics(namespace=METRIC_NAMESPACE)
+# A run with nothing to count (an idle tick, a quiet reconcile) sends no metrics by design; Powertools would say so
+# in a warning line in the function's log.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def tracing_enabled() -> bool:
