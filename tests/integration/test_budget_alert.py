@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -21,6 +22,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from steward.adapters.costs import CostExplorer
 from steward.adapters.ecs import Ecs
+from steward.adapters.rds import Rds
 from steward.handlers import budget_alert, off_hours
 from tests.conftest import STATE_TABLE, emitted_metrics, load_event
 
@@ -539,6 +541,39 @@ def test_100_percent_actual_stops_the_selected_databases_until_the_period_resets
     assert {line["database"] for line in morning["databases"]["started"]} == {"instance/orders-db", "cluster/analytics"}
     assert rds_states()["instance/orders-db"] == "available"
     assert rds_states()["cluster/analytics"] == "available"
+
+
+def test_a_database_aws_never_stopped_is_not_counted_as_saved_when_its_hold_ends(
+    dev_databases: None, lambda_context: Any
+) -> None:
+    # Given a budget stop AWS refuses for orders-db (its hold is written before the stop, as "stopping")
+    refused = ClientError(
+        {"Error": {"Code": "InvalidDBInstanceState", "Message": "not in available state"}, "ResponseMetadata": {}},
+        "StopDBInstance",
+    )
+    real_stop = Rds.stop
+
+    def stop(self: Rds, db: Any) -> None:
+        if db.key == "instance/orders-db":
+            raise refused
+        real_stop(self, db)
+
+    with mock.patch.object(Rds, "stop", stop):
+        result = run(load_event(MONTHLY_100), lambda_context)
+        assert result["stopped_databases"] == ["cluster/analytics"]
+
+        # When off-hours ticks on until the budget period resets, the stop still refused
+        tick("2026-11-29T20:00:00Z", lambda_context)
+        tick("2026-12-01T00:05:00Z", lambda_context)
+
+    # Then its hold is gone, and the savings log has the database that was stopped, never the one that was not
+    saved = boto3.client("dynamodb").query(
+        TableName=STATE_TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "database-savings"}},
+    )["Items"]
+    assert [item["database"]["S"] for item in saved] == ["cluster/analytics"]
+    assert rds_states()["instance/orders-db"] == "available"
 
 
 def test_a_budget_held_database_on_a_schedule_starts_at_its_next_scheduled_start(

@@ -45,6 +45,7 @@ def record_item(record: DatabaseRecord) -> dict[str, Any]:
             classes=list(hold.classes) or None,
             hold_until=hold.hold_until.isoformat() if hold.hold_until else None,
             engine=hold.engine or None,
+            accepted_at=hold.accepted_at.isoformat() if hold.accepted_at else None,
         )
     return item
 
@@ -53,16 +54,19 @@ def record_from_item(item: dict[str, Any]) -> DatabaseRecord:
     hold = None
     stopped_at = _instant(item.get("stopped_at"))
     if stopped_at is not None:
+        status = str(item.get("status", "stopped"))
         hold = DatabaseHold(
             stopped_at=stopped_at,
             stopped_by=str(item.get("stopped_by", "schedule")),
             edge_id=str(item.get("edge_id", "")),
-            status=str(item.get("status", "stopped")),
+            status=status,
             last_stop_at=_instant(item.get("last_stop_at")),
             auto_started_at=_instant(item.get("auto_started_at")),
             classes=tuple(str(name) for name in item.get("classes") or ()),
             hold_until=_instant(item.get("hold_until")),
             engine=str(item.get("engine") or ""),
+            # A hold written before accepted_at was recorded: AWS accepted its stop if it says "stopped".
+            accepted_at=_instant(item.get("accepted_at")) or (stopped_at if status == "stopped" else None),
         )
     return DatabaseRecord(edge_id=str(item.get("edge_id", "")), hold=hold, refused=str(item.get("refused") or ""))
 
@@ -107,7 +111,8 @@ class DatabaseHolds:
         """Stop it, then mark the hold stopped (AWS's seven days now count from `now`)."""
         self._limit.acquire()
         self._rds.stop(db)
-        stopped = replace(hold, status="stopped", last_stop_at=now, auto_started_at=None)
+        accepted = hold.accepted_at or now
+        stopped = replace(hold, status="stopped", last_stop_at=now, auto_started_at=None, accepted_at=accepted)
         self._state.put(key_of(db.key), record_item(DatabaseRecord(hold.edge_id, stopped)))
 
     def start(self, db: DatabaseView, hold: DatabaseHold, now: datetime) -> None:
@@ -117,15 +122,18 @@ class DatabaseHolds:
         self.release(db, hold, now)
 
     def release(self, db: DatabaseView, hold: DatabaseHold, now: datetime) -> None:
-        """Forget the hold (the database is up) and log the hours it was held stopped."""
+        """Forget the hold (the database is up) and log the hours it was held stopped; none when AWS never accepted
+        a stop of it (the hold stayed "stopping"), so the digest counts no hours that were not saved."""
         self._state.delete(key_of(db.key))
+        if hold.accepted_at is None:
+            return
         self._state.put(
             Key(pk=SAVINGS, sk=f"{now.isoformat()}#{db.key}"),
             {
                 "database": db.key,
                 "engine": db.engine,
                 "classes": list(hold.classes) or None,
-                "from": hold.stopped_at.isoformat(),
+                "from": hold.accepted_at.isoformat(),
                 "to": now.isoformat(),
                 "by": hold.stopped_by,
             },

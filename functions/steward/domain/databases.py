@@ -159,6 +159,7 @@ class DatabaseHold(Struct, frozen=True):
     classes: tuple[str, ...] = ()
     hold_until: datetime | None = None  # a budget stop: the instant its budget period resets
     engine: str = ""  # with `classes`, what the digest prices the hours saved by
+    accepted_at: datetime | None = None  # when AWS first accepted a stop: no hour before it (or without it) was saved
 
     @property
     def stop_requested(self) -> datetime:

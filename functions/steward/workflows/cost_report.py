@@ -185,9 +185,9 @@ def database_hours_yesterday(
     price is on file."""
     yesterday = now.astimezone(UTC).date() - timedelta(days=1)
     held = [
-        DbKeptOff(key, record.hold.engine, record.hold.classes, record.hold.stopped_at, now)
+        DbKeptOff(key, record.hold.engine, record.hold.classes, record.hold.accepted_at, now)
         for key, record in adapters.db_holds.records(items).items()
-        if record.hold is not None
+        if record.hold is not None and record.hold.accepted_at is not None  # a stop AWS never accepted saved nothing
     ]
     return database_savings([*held, *adapters.db_holds.kept_stopped_since(yesterday)], yesterday, region)
 
