@@ -55,7 +55,8 @@ ACCOUNT = "123456789012"  # pyairtable-dev's account, also the organisation's ma
 TEAM2_CHANNEL = "C0TEAM20001"
 TEAM2_CLUSTER = "team2-dev"
 ORG_EXTERNAL_ID = "steward-org-demo-7c1e"
-ORG_PREFIX = "steward-demo"  # each account's stack name: role steward-demo-org-read, parameter /steward-demo/org-view
+# Each account's stack name: role steward-demo-org-read-<region>, parameter /steward-demo/org-view.
+ORG_PREFIX = "steward-demo"
 SCHEDULES = {
     "office-hours": {
         "timezone": "Europe/Berlin",
@@ -463,7 +464,8 @@ def org_stack(session: Any, management: str) -> None:
     world = moto_world(OrgManagementAccountId=management, OrgExternalId=ORG_EXTERNAL_ID, Environment="dev")
     resources = template()["Resources"]
     trust = world.resolve(resources["OrgReadRole"]["Properties"]["AssumeRolePolicyDocument"])
-    session.client("iam").create_role(RoleName=f"{ORG_PREFIX}-org-read", AssumeRolePolicyDocument=json.dumps(trust))
+    role = f"{ORG_PREFIX}-org-read-eu-central-1"
+    session.client("iam").create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
     view = json.loads(world.resolve(resources["OrgViewParameter"]["Properties"]["Value"]))
     view.update(state_table=STATE_TABLE, schedules_parameter=SCHEDULES_PARAMETER, pause_parameter=PAUSE_PARAMETER)
     session.client("ssm").put_parameter(Name=f"/{ORG_PREFIX}/org-view", Type="String", Value=json.dumps(view))

@@ -31,9 +31,10 @@ OUT = ROOT / ".aws-sam" / "org"
 TEMPLATE_NAME = "steward-org.json"
 PLACEHOLDER_BUCKET = "steward-org-code-placeholder"
 CODE_BUCKET = {"Fn::Sub": "${CodeBucketPrefix}-${AWS::Region}"}
-# The longest name Steward derives from the stack name is "<name>-restore-on-delete", a Lambda function name (at most
-# 64 characters): 64 - 18 = 46.
-NAME_PREFIX_MAX = 46
+# The longest name derived from NamePrefix is the org read role's, "<prefix>-org-read-<region>" (IAM role names are
+# at most 64 characters; the longest region codes, such as ap-southeast-5, have 14): 64 - 10 - 14 = 40.
+NAME_PREFIX_MAX = 40
+LONGEST_REGION = "ap-southeast-5"
 NEW_PARAMETERS = {
     "CodeBucketPrefix": {
         "Type": "String",
@@ -55,8 +56,9 @@ NEW_PARAMETERS = {
         "schedules, /<NamePrefix>/pause), as the stack name does in a single-account deploy.",
     },
 }
-# The read-only role gets a name the management account can derive: <NamePrefix>-org-read.
-ORG_READ_ROLE_NAME = {"Fn::Sub": "${NamePrefix}-org-read"}
+# The read-only role gets a name the management account can derive. IAM role names are account-wide and a StackSet
+# puts a stack in each region of an account, so the region is part of it: <NamePrefix>-org-read-<region>.
+ORG_READ_ROLE_NAME = {"Fn::Sub": "${NamePrefix}-org-read-${AWS::Region}"}
 
 
 class PackageError(Exception):

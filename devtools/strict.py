@@ -425,8 +425,9 @@ def _caller(access_key: str) -> tuple[str, str]:
 
 def _trust_allows(statement: Mapping[str, Any], caller_account: str, caller_arn: str, external_id: Any) -> bool:
     """One trust policy statement letting this caller assume the role: Allow, sts:AssumeRole, the caller's account
-    (its root or id) or the caller itself as AWS principal, and only the sts:ExternalId condition, which must match.
-    Any other condition is not evaluated here, so it does not grant."""
+    (its root or id) or the caller's own ARN as AWS principal, and no condition or only sts:ExternalId, which must
+    match. Any other condition is not evaluated here, so it does not grant. The caller's own identity policy, which
+    AWS also requires for a cross-account AssumeRole, is not modelled (moto's users may do anything)."""
     actions = statement.get("Action", [])
     actions = [actions] if isinstance(actions, str) else actions
     principals = statement.get("Principal", {})
@@ -437,8 +438,10 @@ def _trust_allows(statement: Mapping[str, Any], caller_account: str, caller_arn:
     if not {f"arn:aws:iam::{caller_account}:root", caller_account, caller_arn, "*"} & set(aws):
         return False
     conditions = statement.get("Condition", {})
+    if not conditions:
+        return True
     if any(operator != "StringEquals" or set(keys) != {"sts:ExternalId"} for operator, keys in conditions.items()):
-        return not conditions
+        return False
     expected = conditions.get("StringEquals", {}).get("sts:ExternalId")
     allowed = expected if isinstance(expected, list) else [expected]
     return external_id is not None and external_id in allowed

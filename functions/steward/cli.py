@@ -173,9 +173,13 @@ def _org_options() -> argparse.ArgumentParser:
     options.add_argument(
         "--name-prefix",
         default="steward",
-        help="the StackSet's NamePrefix: role <prefix>-org-read, parameter /<prefix>/org-view (default: steward)",
+        help="the StackSet's NamePrefix: role <prefix>-org-read-<region>, parameter /<prefix>/org-view "
+        "(default: steward)",
     )
-    options.add_argument("--role-name", help="the member role's name, if not <prefix>-org-read")
+    options.add_argument(
+        "--role-name",
+        help="the member role's name, if not <prefix>-org-read-<region> (a stack deployed with sam deploy)",
+    )
     options.add_argument("--accounts", help="account ids, comma-separated (default: every active account but this one)")
     options.add_argument("--regions", help="regions, comma-separated (default: this command's region)")
     options.add_argument(

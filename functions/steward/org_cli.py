@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
+from botocore.exceptions import ClientError
 from msgspec import Struct
 
 from steward.adapters.org_view import (
@@ -35,8 +38,10 @@ from steward.cli import (
     EXIT_OK,
     CliError,
     _aws,
+    _causes,
     _explain,
     _instant,
+    _is_missing_table,
     _table,
     print_plan,
     print_status,
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
     from steward.workflows.off_hours import Observed
 
 RECENT = timedelta(days=7)  # the summary counts rollbacks this recent
+EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
 
 
 class MemberStatus(Struct, frozen=True):
@@ -69,6 +75,9 @@ def run(arguments: argparse.Namespace, out: TextIO) -> int:
     external_id = arguments.external_id or os.environ.get("STEWARD_ORG_EXTERNAL_ID", "")
     if not external_id:
         raise CliError("no external id: pass --external-id or set STEWARD_ORG_EXTERNAL_ID (the stacks' OrgExternalId)")
+    if not EXTERNAL_ID.fullmatch(external_id):
+        # STS API Reference, AssumeRole ExternalId: 2 to 1,224 characters of [\w+=,.@:/-].
+        raise CliError(f"external id {external_id!r}: 2 to 1224 letters, digits or + = , . @ : / - _")
     org = Organisation(_aws(), prefix=arguments.name_prefix, external_id=external_id, role_name=arguments.role_name)
     try:
         accounts = org.accounts(_listed(arguments.accounts, "--accounts"))
@@ -107,7 +116,8 @@ def _exit(readings: Sequence[Reading[Any]]) -> int:
 def member_status(member: Member, *, now: datetime) -> MemberStatus:
     from steward.adapters.inventory import Inventory
 
-    snapshot = Inventory(member.aws, member.stack.state_table).snapshot()
+    with _its_table(member):
+        snapshot = Inventory(member.aws, member.stack.state_table).snapshot()
     return MemberStatus(member.stack, snapshot, pause_state(member, now))
 
 
@@ -122,22 +132,35 @@ def member_plan(member: Member, *, at: datetime) -> MemberPlan:
 
     settings = settings_from(OffHoursSettings, member.stack.environ(member.region, member.account.id))
     aws = member.aws
-    rt = Runtime(
-        settings=settings, aws=aws, state=StateStore(aws, settings.state_table), slack=SlackNotifier(settings, aws)
-    )
-    return MemberPlan(member.stack, settings.scope.label, plan_tick(rt, at))
+    state = StateStore(aws, settings.state_table)
+    rt = Runtime(settings=settings, aws=aws, state=state, slack=SlackNotifier(settings, aws))
+    with _its_table(member):
+        return MemberPlan(member.stack, settings.scope.label, plan_tick(rt, at))
+
+
+@contextmanager
+def _its_table(member: Member) -> Iterator[None]:
+    """A member's state table that is not there is said in the member's words, not the command's settings'."""
+    try:
+        yield
+    except Exception as error:
+        if any(_is_missing_table(cause) for cause in _causes(error) if isinstance(cause, ClientError)):
+            raise OrgViewError(
+                f"its state table {member.stack.state_table!r} is not there in {member.region} (named by the stack's "
+                "org-view parameter)"
+            ) from None
+        raise
 
 
 def explain(error: Exception) -> str:
     """Why one account could not be read, in words that say what to check."""
-    from botocore.exceptions import ClientError
-
     if isinstance(error, OrgViewError):
         return str(error)
     if isinstance(error, ClientError) and error.operation_name == "AssumeRole":
         return (
             f"cannot assume the org read role: {error.response['Error'].get('Message', error)} (is the member stack "
-            "deployed with OrgManagementAccountId set to this account and the same OrgExternalId?)"
+            "deployed with OrgManagementAccountId set to this account and the same OrgExternalId, and may these "
+            "credentials call sts:AssumeRole on it? AWS answers the same for each)"
         )
     return _explain(error)[1]
 
@@ -148,7 +171,7 @@ def explain(error: Exception) -> str:
 def print_statuses(org: Organisation, statuses: list[Reading[MemberStatus]], now: datetime, out: TextIO) -> None:
     read = [reading for reading in statuses if reading.value is not None]
     print(
-        f"organisation view: {len(read)} of {len(statuses)} account-region(s) read, through role {org.role_name}",
+        f"organisation view: {len(read)} of {len(statuses)} account-region(s) read, through role {org.role_label}",
         file=out,
     )
     rows = [_summary(reading.target, reading.value, now) for reading in read if reading.value is not None]
@@ -205,7 +228,7 @@ def print_plans(org: Organisation, plans: list[Reading[MemberPlan]], at: datetim
     read = [reading for reading in plans if reading.value is not None]
     print(
         f"organisation off-hours plan for {utc(at)}: {len(read)} of {len(plans)} account-region(s) read, "
-        f"through role {org.role_name}",
+        f"through role {org.role_label}",
         file=out,
     )
     rows: list[tuple[str, ...]] = []

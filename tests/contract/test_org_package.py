@@ -16,6 +16,7 @@ import pytest
 from devtools.iam_check import Statement, sar_problems
 from devtools.org_package import (
     CODE_BUCKET,
+    LONGEST_REGION,
     NAME_PREFIX_MAX,
     NEW_PARAMETERS,
     ORG_READ_ROLE_NAME,
@@ -149,7 +150,7 @@ def test_each_function_role_grants_exactly_the_sam_templates_statements(function
 def test_the_org_read_role_is_the_sam_templates_with_a_name_the_management_account_can_derive() -> None:
     role = dict(expanded()["Resources"]["OrgReadRole"])
     properties = dict(role.pop("Properties"))
-    assert properties.pop("RoleName") == ORG_READ_ROLE_NAME == {"Fn::Sub": "${NamePrefix}-org-read"}
+    assert properties.pop("RoleName") == ORG_READ_ROLE_NAME == {"Fn::Sub": "${NamePrefix}-org-read-${AWS::Region}"}
     declared = template()["Resources"]["OrgReadRole"]
     assert {**role, "Properties": properties} == declared
 
@@ -177,7 +178,7 @@ def test_names_fit_in_any_stack_set_instance() -> None:
         ORG_READ_ROLE_NAME,
     ]
     for name in limited:
-        text = name["Fn::Sub"]
+        text = name["Fn::Sub"].replace("${AWS::Region}", LONGEST_REGION)
         assert text.startswith("${NamePrefix}") and NAME_PREFIX_MAX + len(text) - len("${NamePrefix}") <= 64, text
     pattern = re.compile(expanded()["Parameters"]["NamePrefix"]["AllowedPattern"])
     assert pattern.match("s" * NAME_PREFIX_MAX) and not pattern.match("s" * (NAME_PREFIX_MAX + 1))

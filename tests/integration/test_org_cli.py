@@ -31,7 +31,7 @@ MANAGEMENT = "123456789012"  # moto's default account: the one the CLI runs in
 TEAM1, TEAM2, TEAM3 = "222222222222", "333333333333", "444444444444"
 EXTERNAL_ID = "steward-org-4f9c2a"
 PREFIX = "steward-test"  # the member stacks' name (NamePrefix in the organisation package), as in the test world
-ROLE = f"{PREFIX}-org-read"
+ROLE = f"{PREFIX}-org-read-eu-central-1"
 EVENING = {"source": "steward.scheduler", "task": "off-hours-tick", "now": "2026-11-27T19:00:00Z"}
 
 
@@ -115,7 +115,7 @@ def test_org_status_shows_each_member_account_and_reports_the_one_it_cannot_read
     code, output = run("org", "status", "--external-id", EXTERNAL_ID, "--name-prefix", PREFIX)
 
     # Then both readable accounts show their eight held services, account by account
-    assert "organisation view: 2 of 3 account-region(s) read, through role steward-test-org-read" in output
+    assert "organisation view: 2 of 3 account-region(s) read, through role steward-test-org-read-<region>" in output
     summary = [line.split() for line in output.splitlines() if line[:12] in (TEAM1, TEAM2)][:2]
     assert summary == [
         [TEAM1, "team1-dev", "eu-central-1", "dev", "8", "0", "0", "0", "no"],
@@ -201,12 +201,30 @@ def test_org_plan_shows_what_each_members_next_tick_would_do(
     assert "scope:" in team1
 
 
-def test_org_commands_need_the_external_id(organisation: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_org_commands_need_a_well_formed_external_id_before_any_account_is_tried(
+    organisation: dict[str, str], monkeypatch: pytest.MonkeyPatch, aws_calls: list[str]
+) -> None:
     monkeypatch.delenv("STEWARD_ORG_EXTERNAL_ID", raising=False)
 
-    code, _ = run("org", "status")
+    assert run("org", "status")[0] == EXIT_USAGE
+    assert run("org", "status", "--external-id", "x")[0] == EXIT_USAGE
+    assert run("org", "status", "--external-id", "has spaces in it")[0] == EXIT_USAGE
+    assert "sts.AssumeRole" not in aws_calls
 
-    assert code == EXIT_USAGE
+
+def test_a_member_whose_state_table_is_gone_is_reported_in_its_own_words(
+    organisation: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a member whose stack was deleted but for its org-view parameter and role (the table went by hand)
+    deploy_member(monkeypatch, TEAM1, evening_tick=False)
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", TEAM1)
+    boto3.client("dynamodb").delete_table(TableName=STATE_TABLE)
+    monkeypatch.delenv("MOTO_ACCOUNT_ID")
+
+    code, output = run("org", "status", "--external-id", EXTERNAL_ID, "--name-prefix", PREFIX, "--accounts", TEAM1)
+
+    assert code == EXIT_INVALID
+    assert f"{TEAM1} team1-dev (eu-central-1): its state table '{STATE_TABLE}' is not there in eu-central-1" in output
 
 
 @pytest.mark.strict_refusals  # AssumeRole with the wrong external id, refused as AWS would

@@ -328,3 +328,50 @@ def test_an_unused_expression_attribute_value_is_refused_and_nothing_is_written(
     )
     assert nothing == []
     assert len(dynamodb.scan(TableName="t")["Items"]) == 1
+
+
+# ------------------------------------------------------------------------------------------ STS AssumeRole
+
+
+def trusting(moto: None, account: str, name: str, statement: dict[str, Any]) -> str:
+    """A role in `account` with this one trust statement; its ARN."""
+    import json
+    import os
+
+    os.environ["MOTO_ACCOUNT_ID"] = account
+    try:
+        boto3.client("iam").create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        )
+    finally:
+        del os.environ["MOTO_ACCOUNT_ID"]
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def test_assume_role_follows_the_roles_trust_policy(moto: None) -> None:
+    me = "123456789012"
+    with_id = trusting(
+        moto, "222222222222", "with-id",
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{me}:root"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "the-id"}}},
+    )  # fmt: skip
+    without = trusting(
+        moto, "222222222222", "no-condition",
+        {"Effect": "Allow", "Principal": {"AWS": me}, "Action": "sts:AssumeRole"},
+    )  # fmt: skip
+    other = trusting(
+        moto, "222222222222", "other-account",
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::333333333333:root"}, "Action": "sts:AssumeRole"},
+    )  # fmt: skip
+    client = boto3.client("sts")  # checked by the layer tests/conftest.py installs for every test
+    assume = client.assume_role
+    assert assume(RoleArn=with_id, RoleSessionName="s-1", ExternalId="the-id")["Credentials"]
+    assert assume(RoleArn=without, RoleSessionName="s-2")["Credentials"]  # no condition: no external id needed
+    assert assume(RoleArn=without, RoleSessionName="s-3", ExternalId="any")["Credentials"]  # ...nor refused
+    for arn, external_id in ((with_id, "wrong"), (other, "the-id"), ("arn:aws:iam::222222222222:role/none", "x-1")):
+        with pytest.raises(ClientError) as refused:
+            assume(RoleArn=arn, RoleSessionName="s-4", ExternalId=external_id)
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+        assert refused.value.response["Error"]["Message"] == (
+            f"User: arn:aws:iam::{me}:user/moto is not authorized to perform: sts:AssumeRole on resource: {arn}"
+        )

@@ -1,5 +1,5 @@
 """The organisation view: each member account's Steward stack, read through the read-only role its stack creates
-(OrgReadRole, `<prefix>-org-read` in the organisation package), assumed from the management account with the
+(OrgReadRole, `<prefix>-org-read-<region>` in the organisation package), assumed from the management account with the
 external id. Accounts are read side by side on a bounded pool; one that cannot be read is reported with why, and
 never stops the others.
 """
@@ -86,7 +86,7 @@ class Organisation:
     def __init__(self, aws: AwsClients, *, prefix: str, external_id: str, role_name: str = "") -> None:
         self._aws = aws
         self.prefix = prefix
-        self.role_name = role_name or f"{prefix}-org-read"
+        self._role_name = role_name
         self._external_id = external_id
         self._caller: dict[str, Any] | None = None
 
@@ -95,6 +95,14 @@ class Organisation:
         if self._caller is None:
             self._caller = self._aws.sts.get_caller_identity()
         return self._caller
+
+    @property
+    def role_label(self) -> str:
+        return self._role_name or f"{self.prefix}-org-read-<region>"
+
+    def role_name(self, region: str) -> str:
+        """The member stack's role in `region`: IAM names are account-wide and each region has its own stack."""
+        return self._role_name or f"{self.prefix}-org-read-{region}"
 
     @property
     def partition(self) -> str:
@@ -130,7 +138,7 @@ class Organisation:
 
     def open(self, target: Target) -> Member:
         """The member's clients as the org read role, and its stack's view parameter."""
-        role = f"arn:{self.partition}:iam::{target.account.id}:role/{self.role_name}"
+        role = f"arn:{self.partition}:iam::{target.account.id}:role/{self.role_name(target.region)}"
         credentials = self._aws.sts.assume_role(
             RoleArn=role, RoleSessionName=SESSION_NAME, ExternalId=self._external_id, DurationSeconds=SESSION_SECONDS
         )["Credentials"]
