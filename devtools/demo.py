@@ -47,16 +47,17 @@ from steward.domain.slack import money
 
 OUTPUT = ROOT / "demo-output"
 EVENTS = ROOT / "events"
-STATE_TABLE = "steward-demo-state"
-SCHEDULES_PARAMETER = "/steward-demo/schedules"
-PAUSE_PARAMETER = "/steward-demo/pause"
+# Each account's Steward stack is named `steward` (the organisation package's default NamePrefix).
+STATE_TABLE = "steward-state"
+SCHEDULES_PARAMETER = "/steward/schedules"
+PAUSE_PARAMETER = "/steward/pause"
 CHANNEL = "C0DEMO00001"
 ACCOUNT = "123456789012"  # pyairtable-dev's account, also the organisation's management account
 TEAM2_CHANNEL = "C0TEAM20001"
 TEAM2_CLUSTER = "team2-dev"
-ORG_EXTERNAL_ID = "steward-org-demo-7c1e"
-# Each account's stack name: role steward-demo-org-read-<region>, parameter /steward-demo/org-view.
-ORG_PREFIX = "steward-demo"
+ORG_EXTERNAL_ID = "steward-org-4f9c2a"  # the README's
+# The organisation package's default NamePrefix: role steward-org-read-<region>, parameter /steward/org-view.
+ORG_PREFIX = "steward"
 SCHEDULES = {
     "office-hours": {
         "timezone": "Europe/Berlin",

@@ -1,6 +1,7 @@
 """`make sandbox`: a local moto server with the reference platform seeded (the demo's morning: eight services on one
-cluster, schedules, a budget, cost data, a state table) and the Slack stand-in, plus an env file that points the
-`steward` command at both. Every CLI example in the README runs as written in a shell that sourced the file.
+cluster, schedules, a budget, cost data, a state table; and the demo's second account, team2-dev, with its own stack)
+and the Slack stand-in, plus an env file that points the `steward` command at both. Every CLI example in the README
+runs as written in a shell that sourced the file.
 
 Runs in the foreground until interrupted; nothing leaves 127.0.0.1.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from moto.ce.responses import CostExplorerResponse
 from moto.server import ThreadedMotoServer
 
-from devtools.demo import configure, seed
+from devtools.demo import ORG_EXTERNAL_ID, configure, seed, seed_team2
 from devtools.slack_standin import SlackStandIn
 from devtools.template import ROOT
 
@@ -47,6 +48,7 @@ EXPORTED = (
     "SLACK_TOKEN_SECRET_ARN",
     "BUDGET_ACTIONS",
     "MOTO_ECS_SERVICE_RUNNING",
+    "STEWARD_ORG_EXTERNAL_ID",
 )
 
 
@@ -89,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             configure(f"http://{host}:{port}", slack)
             os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
             seed(os.environ["AWS_ENDPOINT_URL"])
+            seed_team2()  # a member account with its own stack, for `steward org`
+            os.environ["STEWARD_ORG_EXTERNAL_ID"] = ORG_EXTERNAL_ID
             write_env_file(options.env_file)
             shown = options.env_file.relative_to(ROOT) if options.env_file.is_relative_to(ROOT) else options.env_file
             print(f"moto on {os.environ['AWS_ENDPOINT_URL']}, Slack stand-in on {slack.url}", flush=True)
