@@ -376,10 +376,10 @@ METRIC_CADENCE = {
 }
 NOT_BILLED = ("failure", "management-account")
 FUNCTIONS = ("off-hours", "spot-fallback", "deploy-rollback", "budget-alert", "cost-report", "restore-on-delete")
-MODULE_OF = {"restore": "restore-on-delete"}
-ELSEWHERE = (
-    "org-digest",
-)  # a function of another stack: its modules' metrics are not on this bill  # a workflow named apart from its function
+# A workflow named apart from its function; the shift-back step is Spot fallback's (restore on delete sends its
+# metrics once, when the stack goes).
+MODULE_OF = {"restore": "restore-on-delete", "shift_back": "spot-fallback"}
+ELSEWHERE = ("org-digest",)  # a function of another stack: its modules' metrics are not on this bill
 
 
 def emitted_metrics(source: Path = ROOT / "functions" / "steward") -> set[tuple[str, str]]:

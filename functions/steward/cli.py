@@ -27,14 +27,12 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 if TYPE_CHECKING:
     from steward.adapters.aws import AwsClients
     from steward.adapters.inventory import Inventory, Snapshot
-    from steward.adapters.spot_episodes import OpenEpisode
     from steward.adapters.state import StateStore
     from steward.domain.databases import DatabaseHold
     from steward.domain.services import RestoreRecord, TagProblem
     from steward.workflows.off_hours import Observed
 
 from steward.workflows.restore import FAILED_OUTCOMES, Row, scaling_target, utc
-from steward.workflows.restore import row as outcome_row
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 
@@ -600,50 +598,15 @@ def restore_all(out: TextIO, *, dry_run: bool, as_json: bool) -> int:
 def shift_back_all(
     aws: AwsClients, state: StateStore, now: datetime, *, dry_run: bool, emit: Callable[[Row], None]
 ) -> list[Row]:
-    """Every open Spot episode back to its recorded strategy, through the shift-back tick's own step (with no wait
-    for Spot to be stable), unless someone changed the strategy since."""
+    """Every open Spot episode back to its recorded strategy now (no wait for Spot to be stable), as the stack's
+    deletion does, unless someone changed the strategy since."""
     from steward.adapters.spot_ecs import SpotEcs
     from steward.adapters.spot_episodes import SpotEpisodes
-    from steward.adapters.state import StateUnavailable
-    from steward.domain.spot import describe_strategy
-    from steward.workflows.spot_fallback import Spot, shift_back_one
+    from steward.shift_back import ShiftBack
+    from steward.workflows.restore import shift_back_all as shift_back_each
 
-    episodes = SpotEpisodes(state, dry_run=dry_run)
-    open_episodes = sorted(episodes.open_episodes(), key=lambda e: e.label)
-    if not open_episodes:
-        return []
-    spot = Spot(ecs=SpotEcs(aws), episodes=episodes, slack=_no_slack(aws), dry_run=dry_run, stable=timedelta(0))
-    rows: list[Row] = []
-    for item in open_episodes:
-        try:
-            result, _ = shift_back_one(spot, item, now)
-        except StateUnavailable as error:
-            what = f"{error}; still on on-demand"
-            rows.append(outcome_row(emit, "spot", item.cluster, item.name, outcome="failed", what=what))
-            continue
-        outcome, what = _spot_outcome(item, result, dry_run, describe_strategy(item.episode.original))
-        rows.append(outcome_row(emit, "spot", item.cluster, item.name, outcome=outcome, what=what))
-    return rows
-
-
-def _spot_outcome(item: OpenEpisode, result: dict[str, Any], dry_run: bool, original: str) -> tuple[str, str]:
-    outcome = str(result["outcome"])
-    if outcome == "shifted back":
-        return ("would shift back" if dry_run else "shifted back"), f"capacity provider strategy {original}"
-    if outcome == "forgotten":
-        return ("would forget" if dry_run else "forgotten"), f"{result['reason']}; strategy left as it is"
-    return outcome, f"{result['reason']}; still on on-demand"
-
-
-def _no_slack(aws: AwsClients) -> Any:
-    """restore-all reports on the terminal, not in Slack: a notifier with no Slack settings says nothing."""
-    from steward.adapters.slack import SlackNotifier
-    from steward.settings import settings_from
-    from steward.settings.spot_fallback import SpotFallbackSettings
-
-    # The environment name only labels messages, and this notifier posts none.
-    environ = {"STEWARD_ENVIRONMENT": "dev", "STATE_TABLE": _state_table(), "AWS_REGION": os.environ["AWS_REGION"]}
-    return SlackNotifier(settings_from(SpotFallbackSettings, environ), aws)
+    step = ShiftBack(SpotEcs(aws), SpotEpisodes(state, dry_run=dry_run), None, dry_run, timedelta(0))
+    return shift_back_each(step, now, emit=emit)
 
 
 def _print_row(out: TextIO, row: Row) -> None:

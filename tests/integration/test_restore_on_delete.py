@@ -19,15 +19,25 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from devtools.platform import database_states, seed_databases, seed_reference_platform, service_sizes
+from devtools.ecs_overlay import EcsOverlay
+from devtools.platform import (
+    CLUSTER,
+    ServiceSpec,
+    create_service,
+    database_states,
+    seed_databases,
+    seed_reference_platform,
+    service_sizes,
+)
 
 from steward.adapters.ecs import Ecs
-from steward.handlers import off_hours, restore_on_delete
+from steward.handlers import off_hours, restore_on_delete, spot_fallback
 from steward.runtime import shared_aws
 from tests.conftest import STATE_TABLE, load_event
 
 EVENING = {"source": "steward.scheduler", "task": "off-hours-tick", "now": "2026-11-27T19:00:00Z"}
 LATER_THAT_EVENING = {"source": "steward.scheduler", "task": "off-hours-tick", "now": "2026-11-27T21:00:00Z"}
+SPOT_TAGS = {"steward:spot-fallback": "on", "steward:environment": "dev"}
 STACK_ID = "arn:aws:cloudformation:eu-central-1:123456789012:stack/steward-test/5b918d10-cd98-11ea-90d5-0a9cd3354c10"
 
 
@@ -128,6 +138,59 @@ def test_deleting_the_stack_restores_every_service_held_at_zero_first(
     # And a tick that still fires while the stack goes leaves them running: tonight's off edge counts as handled
     off_hours.lambda_handler(LATER_THAT_EVENING, lambda_context)
     assert sizes() == before
+
+
+SPOT_BASE = [{"capacityProvider": "FARGATE_SPOT", "base": 2, "weight": 1}, {"capacityProvider": "FARGATE", "weight": 1}]
+
+
+def spot_platform() -> EcsOverlay:
+    """The cluster with FARGATE and FARGATE_SPOT; ECS through the overlay, which keeps strategies moto drops."""
+    session = boto3.session.Session()
+    session.client("ecs").create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
+    overlay = EcsOverlay(session.client("ecs"))
+    shared_aws().use("ecs", overlay)
+    return overlay
+
+
+def on_demand_after_a_spot_interruption(overlay: EcsOverlay, name: str, lambda_context: Any) -> None:
+    """A Fargate Spot service moved to on-demand by a Spot interruption (an open Spot episode)."""
+    session = boto3.session.Session()
+    spec = ServiceSpec(name, 2)
+    create_service(session.client("ecs"), session.client("application-autoscaling"), spec, tags=SPOT_TAGS)
+    overlay.set_strategy(CLUSTER, name, SPOT_BASE)
+    event = load_event("spot_fallback/FargateSpotTaskStopped--spot-interruption.json")
+    event["detail"]["group"] = f"service:{name}"
+    assert spot_fallback.lambda_handler(event, lambda_context)["services"][0]["outcome"] == "fell back"
+
+
+def test_deleting_the_stack_puts_services_moved_to_on_demand_back_on_their_spot_strategy(
+    aws: None, presigned: PresignedUrl, lambda_context: Any, slack: Any
+) -> None:
+    # Given two services a Spot interruption moved to on-demand, one since put on another strategy by hand
+    overlay = spot_platform()
+    on_demand_after_a_spot_interruption(overlay, "llm-orchestrator", lambda_context)
+    on_demand_after_a_spot_interruption(overlay, "automation-services", lambda_context)
+    by_hand = [{"capacityProvider": "FARGATE", "base": 1, "weight": 1}]
+    overlay.set_strategy(CLUSTER, "automation-services", by_hand)
+
+    # When CloudFormation deletes the stack (Spot failed minutes ago: nothing would wait for it to be stable)
+    stack_status("DELETE_IN_PROGRESS")
+    result = restore_on_delete.lambda_handler(request(presigned), lambda_context)
+
+    # Then the first is back on its Spot strategy with a new deployment, the second keeps the strategy someone chose,
+    # no Spot episode is left open, and the delete goes on
+    assert overlay.strategies[(CLUSTER, "llm-orchestrator")] == [{"base": 0, "weight": 0, **i} for i in SPOT_BASE]
+    assert overlay.updates[-1]["forceNewDeployment"] is True
+    assert overlay.strategies[(CLUSTER, "automation-services")] == by_hand
+    assert not [item for item in boto3.client("dynamodb").scan(TableName=STATE_TABLE)["Items"] if "spot" in str(item)]
+    assert result["outcome"] == "success"
+    [answer] = presigned.answers
+    assert answer["Status"] == "SUCCESS"
+    assert "shifted 1 service(s) back to Spot" in answer["Reason"]
+    # And Slack names both outcomes
+    text = "\n".join(block["text"]["text"] for m in slack.messages for block in m.blocks if "text" in block)
+    assert "*shifted back* `pyairtable-dev/llm-orchestrator` capacity provider strategy FARGATE_SPOT base 2" in text
+    assert "*forgotten* `pyairtable-dev/automation-services`" in text
 
 
 def test_deleting_the_stack_starts_every_database_held_stopped_first(

@@ -5,20 +5,24 @@ from collections.abc import Sequence
 from steward.domain.slack import SlackMessage, header, lines_in_sections
 
 Row = dict[str, str]
-SHIFT_BACK_HINT = "run `steward restore-all` first to put them back on Spot"
+SHIFT_BACK_HINT = "AWS refused the change: put their capacity provider strategy back by hand"
 
 
 def summary(rows: Sequence[Row], on_demand: Sequence[str], *, dry_run: bool) -> str:
     """One line for CloudFormation's stack events (and the function's result)."""
-    restored = [r for r in rows if r["outcome"] in ("restored", "would restore")]
+    services = [r for r in rows if r["kind"] != "spot"]
+    restored = [r for r in services if r["outcome"] in ("restored", "would restore")]
     databases = [r for r in restored if r["kind"] == "database"]
-    services = len(restored) - len(databases)
-    words = f"{'would restore' if dry_run else 'restored'} {services} service(s) Steward held at zero"
+    verb = "would restore" if dry_run else "restored"
+    words = f"{verb} {len(restored) - len(databases)} service(s) Steward held at zero"
     if databases:
         words += f" and started {len(databases)} database(s) it held stopped"
-    others = len(rows) - len(restored)
+    others = len(services) - len(restored)
     if others:
         words += f"; {others} not restored (gone, or cannot be scaled: see the function's log)"
+    shifted = [r for r in rows if r["kind"] == "spot" and r["outcome"] in ("shifted back", "would shift back")]
+    if shifted:
+        words += f"; {'would shift' if dry_run else 'shifted'} {len(shifted)} service(s) back to Spot"
     if on_demand:
         words += f"; {len(on_demand)} left on on-demand after a Spot failure ({SHIFT_BACK_HINT})"
     return words
@@ -32,6 +36,5 @@ def stack_deleted(rows: Sequence[Row], on_demand: Sequence[str], *, dry_run: boo
         else f"{prefix}Steward's stack is being deleted: everything it held is back"
     )
     lines = [f"*{r['outcome']}* `{r['cluster']}/{r['service']}` {r['what']}" for r in rows]
-    lines += [f"*left on on-demand* `{label}` ({SHIFT_BACK_HINT})" for label in on_demand]
     blocks = [header(title), *lines_in_sections(summary(rows, on_demand, dry_run=dry_run), lines, most=40)]
     return SlackMessage(text=title, blocks=tuple(blocks))

@@ -6,9 +6,9 @@ consistent read before it is restored, and one that is gone is reported, not gue
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
@@ -23,17 +23,21 @@ from steward.adapters.ecs import Ecs
 from steward.adapters.holding import Holds, WriteLimits
 from steward.adapters.inventory import Inventory
 from steward.adapters.rds import Rds
+from steward.adapters.spot_ecs import SpotEcs
 from steward.adapters.spot_episodes import SpotEpisodes
 from steward.adapters.stack import Stack, answer
+from steward.adapters.state import StateUnavailable
 from steward.apply import Change, Status, apply
 from steward.domain.databases import DatabaseHold, DatabaseView
 from steward.domain.off_hours import Action, decide_restore
 from steward.domain.services import RestoreRecord, ServiceView
+from steward.domain.spot import describe_strategy
 from steward.models.cloudformation import StackRequest
 from steward.observability import logger, metrics
 from steward.reports import restore as report
 from steward.runtime import Runtime
 from steward.settings.restore_on_delete import RestoreOnDeleteSettings
+from steward.shift_back import ShiftBack, shift_back_one
 
 IAM_ACTIONS = (
     frozenset({"ecs:DescribeServices"})
@@ -44,8 +48,12 @@ IAM_ACTIONS = (
     | rds.FIND_ACTIONS
     | rds.START_ACTIONS
     | {db_holds.DELETE_ACTION, state_actions.WRITE}
+    # Spot episodes: read, each service's strategy put back, the episode forgotten.
+    | {"ecs:DescribeServices", "ecs:UpdateService", state_actions.QUERY, state_actions.DELETE}
 )
 BLOCKING = {"failed"}  # AWS refused: a retry of the delete can still bring it back. A service that is gone cannot.
+LEFT = {"failed", "deferred", "waiting"}  # a Spot episode whose service stays on on-demand
+ZERO = timedelta(0)
 
 Row = dict[str, str]
 Answer = Literal["SUCCESS", "FAILED"]
@@ -218,8 +226,13 @@ def _on_request(rt: Runtime[RestoreOnDeleteSettings], request: StackRequest, now
     )
     database_holds = DatabaseHolds(Rds(rt.aws), rt.state, RateLimiter(rt.settings.writes_per_second))
     rows += restore_databases(holds, database_holds, Rds(rt.aws), now, dry_run=rt.settings.dry_run, emit=_log)
-    on_demand = [e.label for e in SpotEpisodes(rt.state, dry_run=True).open_episodes()]
-    blocking = [r for r in rows if r["outcome"] in BLOCKING]
+    # Back on Spot now: no later tick will look at Spot's stability once the stack is gone (as `restore-all`).
+    dry_run = rt.settings.dry_run
+    spot = ShiftBack(SpotEcs(rt.aws), SpotEpisodes(rt.state, dry_run=dry_run), None, dry_run, ZERO)
+    rows += shift_back_all(spot, now, emit=_log)
+    on_demand = [f"{r['cluster']}/{r['service']}" for r in rows if r["kind"] == "spot" and r["outcome"] in LEFT]
+    # A service left on on-demand still runs: it does not hold up the delete, unlike one still at zero.
+    blocking = [r for r in rows if r["outcome"] in BLOCKING and r["kind"] != "spot"]
     metrics.add_metric(name="RestoredOnDelete", unit=MetricUnit.Count, value=len(rows) - len(blocking))
     rt.slack.post(report.stack_deleted(rows, on_demand, dry_run=rt.settings.dry_run, blocked=bool(blocking)))
     if blocking:
@@ -230,3 +243,28 @@ def _on_request(rt: Runtime[RestoreOnDeleteSettings], request: StackRequest, now
 
 def _log(entry: Row) -> None:
     logger.info("restore on delete", extra=entry)
+
+
+def shift_back_all(step: ShiftBack, now: datetime, *, emit: Callable[[Row], None]) -> list[Row]:
+    """Every open Spot episode's service back to its recorded strategy through the shift-back tick's own step, unless
+    someone changed the strategy since; each outcome a row (kind "spot")."""
+    rows: list[Row] = []
+    for item in sorted(step.episodes.open_episodes(), key=lambda e: e.label):
+        try:
+            result, _ = shift_back_one(step, item, now)
+        except StateUnavailable as error:
+            what = f"{error}; still on on-demand"
+            rows.append(row(emit, "spot", item.cluster, item.name, outcome="failed", what=what))
+            continue
+        outcome, what = _spot_outcome(result, step.dry_run, describe_strategy(item.episode.original))
+        rows.append(row(emit, "spot", item.cluster, item.name, outcome=outcome, what=what))
+    return rows
+
+
+def _spot_outcome(result: dict[str, Any], dry_run: bool, original: str) -> tuple[str, str]:
+    outcome = str(result["outcome"])
+    if outcome == "shifted back":
+        return ("would shift back" if dry_run else "shifted back"), f"capacity provider strategy {original}"
+    if outcome == "forgotten":
+        return ("would forget" if dry_run else "forgotten"), f"{result['reason']}; strategy left as it is"
+    return outcome, f"{result['reason']}; still on on-demand"

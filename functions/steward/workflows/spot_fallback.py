@@ -23,23 +23,18 @@ from steward.adapters.aws import is_transient
 from steward.adapters.ecs import cluster_name
 from steward.adapters.slack import SlackNotifier
 from steward.adapters.spot_ecs import SpotEcs
-from steward.adapters.spot_episodes import EPISODE_ACTIONS, EpisodeClaim, OpenEpisode, SpotEpisodes
-from steward.adapters.state import StateUnavailable
+from steward.adapters.spot_episodes import EPISODE_ACTIONS, EpisodeClaim, SpotEpisodes
 from steward.apply import Applied, Change, Status, apply
 from steward.domain.scope import Scope
 from steward.domain.spot import (
     REMEMBER_REFUSAL,
     FallbackDecision,
     Signal,
-    SpotService,
-    Verdict,
     confirm_fallback,
     decide_fallback,
-    decide_shift_back,
     describe_strategy,
     is_fargate_spot_interruption,
     is_spot_placement_failure,
-    judge_shift_back,
     judge_signal,
 )
 from steward.models.ec2 import SpotInterruptionWarning
@@ -49,6 +44,8 @@ from steward.observability import logger, metrics
 from steward.reports import spot_fallback as report
 from steward.runtime import Runtime
 from steward.settings.spot_fallback import SpotFallbackSettings
+from steward.shift_back import ShiftBack, shift_back_one
+from steward.shift_back import result as _result
 
 IAM_ACTIONS = spot_ecs.SPOT_ACTIONS | slack_actions.IAM_ACTIONS | EPISODE_ACTIONS
 DROUGHT_REPORTED = "dry run: this Spot drought was reported at its first signal; nothing changed"
@@ -253,70 +250,12 @@ def shift_back(spot: Spot, now: datetime) -> dict[str, Any]:
     """Every episode quiet for the stable period goes back to its original strategy; one service's failure is that
     service's alone: the others still go back in the same tick."""
     results, deferred = [], []
+    step = ShiftBack(spot.ecs, spot.episodes, spot.slack, spot.dry_run, spot.stable)
     for open_episode in spot.episodes.open_episodes():
-        result, error = shift_back_one(spot, open_episode, now)
+        result, error = shift_back_one(step, open_episode, now)
         results.append(result)
         if error is not None:
             deferred.append(error)
     if deferred:
         raise deferred[0]  # the others are done; retries run out into the dead-letter queue, the episode waits
     return {"outcome": "dry-run" if spot.dry_run else "ok", "services": results}
-
-
-def shift_back_one(spot: Spot, item: OpenEpisode, now: datetime) -> tuple[dict[str, Any], Exception | None]:
-    episode = item.episode
-    if now - episode.last_signal_at < spot.stable:
-        return _result(
-            item.label, "waiting", judge_shift_back(episode, episode.fallback, now, spot.stable).reason
-        ), None
-    try:
-        service = spot.ecs.spot_service(item.cluster, item.name)
-    except (ClientError, BotoCoreError) as error:
-        return shift_back_failed(spot, item, None, error)
-    verdict = decide_shift_back(episode, service, now, spot.stable)
-    applied = _settled(apply(plan_shift_back(spot, item, verdict), dry_run=spot.dry_run, raise_transient=False))
-    if isinstance(applied.cause, ClientError | BotoCoreError):
-        return shift_back_failed(spot, item, service, applied.cause)
-    if not verdict.act or service is None:
-        return _result(item.label, "forgotten", verdict.reason), None
-    if applied.status is Status.DONE:
-        metrics.add_metric(name="SpotShiftBacks", unit=MetricUnit.Count, value=1)
-    spot.slack.post(report.shift_back(service, episode, now, dry=applied.status is Status.DRY_RUN))
-    reason = f"{verdict.reason}; back to {describe_strategy(episode.original)}"
-    return _result(item.label, "shifted back", reason), None
-
-
-def plan_shift_back(spot: Spot, item: OpenEpisode, verdict: Verdict) -> Change[Verdict]:
-    """Back to the original strategy and the episode forgotten; or only forgotten, when it is no longer ours."""
-    forget = partial(spot.episodes.forget, item.cluster, item.name)
-    if not verdict.act:
-        return Change(verdict, make=forget)
-    return Change(
-        verdict, make=partial(spot.ecs.set_strategy, item.cluster, item.name, item.episode.original), record=forget
-    )
-
-
-def shift_back_failed(
-    spot: Spot, item: OpenEpisode, service: SpotService | None, error: ClientError | BotoCoreError
-) -> tuple[dict[str, Any], Exception | None]:
-    metrics.add_metric(name="SpotShiftBackFailures", unit=MetricUnit.Count, value=1)
-    if is_transient(error):
-        # The episode stays as it is, so the next tick (or Lambda's retry of this one) tries again.
-        logger.warning("spot shift back deferred", extra={"service": item.label, "error": str(error)})
-        return _result(item.label, "deferred", str(error)), error
-    logger.error("spot shift back failed", extra={"service": item.label, "error": str(error)})
-    close = Change(item, make=partial(spot.episodes.forget, item.cluster, item.name))
-    _settled(apply(close, dry_run=spot.dry_run))  # closed: reported once, not every tick
-    spot.slack.post(report.shift_back_failure(item.cluster, item.name, service, item.episode, str(error)))
-    return _result(item.label, "failed", str(error)), None
-
-
-def _settled[DecisionT](applied: Applied[DecisionT]) -> Applied[DecisionT]:
-    """The state table failing is raised, as every state error is: Lambda retries the event."""
-    if isinstance(applied.cause, StateUnavailable):
-        raise applied.cause
-    return applied
-
-
-def _result(service: str, outcome: str, reason: str) -> dict[str, Any]:
-    return {"service": service, "outcome": outcome, "reason": reason}
