@@ -734,7 +734,9 @@ def print_plan(planned: Observed, at: datetime, out: TextIO, indent: str = "") -
         db_rows = [(v.database.key, v.decision.action.value, v.decision.reason) for v in planned.databases]
         print(f"\n{indent}{len(db_rows)} tagged database(s)", file=out)
         _table(["DATABASE", "ACTION", "WHY"], sorted(db_rows), out, indent=indent)
-    _invalid_tags([TagProblem(v.service, invalid) for v in planned.services for invalid in v.invalid], out, indent)
+    problems = [TagProblem(v.service, invalid) for v in planned.services for invalid in v.invalid]
+    problems += [TagProblem(v.database, invalid) for v in planned.databases for invalid in v.invalid]
+    _invalid_tags(problems, out, indent)
 
 
 def _invalid_tags(problems: list[TagProblem], out: TextIO, indent: str = "") -> None:
@@ -744,9 +746,9 @@ def _invalid_tags(problems: list[TagProblem], out: TextIO, indent: str = "") -> 
     if not problems:
         return
     print(f"\n{indent}{len(problems)} tag value(s) Steward cannot read:", file=out)
-    for problem in sorted(problems, key=lambda p: (p.service.key, p.invalid.tag)):
+    for problem in sorted(problems, key=lambda p: (p.resource.key, p.invalid.tag)):
         what, fix, command = problem_lines(problem)
-        print(f"{indent}  {problem.service.key}: {what}\n{indent}    {fix}\n{indent}    {command}", file=out)
+        print(f"{indent}  {problem.resource.key}: {what}\n{indent}    {fix}\n{indent}    {command}", file=out)
 
 
 def invoke(function: str, event_file: Path, out: TextIO, *, dry_run: bool, as_json: bool) -> int:

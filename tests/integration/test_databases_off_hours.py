@@ -304,3 +304,31 @@ def test_a_dry_run_reports_each_databases_stop_and_its_early_start_once_and_chan
     assert starts == [set(), set(), set(), set(), {INSTANCE, CLUSTER}, set()]
     assert set(states().values()) == {"available"}
     assert not [call for call in aws_calls if call.startswith(("rds.Stop", "rds.Start"))]
+
+
+def test_an_unreadable_tag_on_a_database_keeps_it_running_and_is_said_once_a_day_with_the_rds_fix(
+    platform: None, lambda_context: Any, slack: SlackStandIn
+) -> None:
+    # Given the platform's instance with a misspelt schedule name
+    rds = boto3.client("rds")
+    arn = rds.describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"][0]["DBInstanceArn"]
+    rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "steward:schedule", "Value": "office-hourz"}])
+
+    # When the evening's ticks run, and the next day's first one
+    tick(FRIDAY_EVENING, lambda_context)
+    tick(FRIDAY_LATER, lambda_context)
+    tick("2026-11-27T19:20:00Z", lambda_context)
+    said_friday = [m.text for m in slack.messages if m.text.startswith("Tags Steward cannot read")]
+    tick("2026-11-28T00:10:00Z", lambda_context)
+    said = [m.text for m in slack.messages if m.text.startswith("Tags Steward cannot read")]
+
+    # Then the instance keeps running (the cluster, readable, stops), and Slack heard once that day, with the value
+    # and the command that fixes it, and once more the next day
+    assert states()[INSTANCE] == "available" and states()[CLUSTER] == "stopped"
+    [notice] = said_friday
+    assert notice.startswith("Tags Steward cannot read: 1 database")
+    assert f"{INSTANCE}: steward:schedule='office-hourz'" in notice
+    assert (
+        f"aws rds add-tags-to-resource --resource-name {arn} --tags Key=steward:schedule,Value=office-hours" in notice
+    )
+    assert len(said) == 2

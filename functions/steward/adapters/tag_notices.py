@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from steward.adapters.state import WRITE, StateStore, service_key
-from steward.domain.services import TagProblem
+from steward.adapters.state import WRITE, Key, StateStore, service_key
+from steward.domain.services import ServiceView, TagProblem
 
 IAM_ACTIONS = frozenset({WRITE})
 MARKER_LIFETIME = timedelta(days=2)  # the day's marker outlives the day it is for; the table's TTL removes it
@@ -23,10 +23,16 @@ class TagNotices:
         return [problem for problem in problems if self._mark(problem, day, now)]
 
     def _mark(self, problem: TagProblem, day: str, now: datetime) -> bool:
-        invalid, service = problem.invalid, problem.service
+        invalid, resource = problem.invalid, problem.resource
         digest = hashlib.sha256(invalid.value.encode()).hexdigest()[:16]
+        sk = f"tag-notice#{day}#{invalid.tag}#{digest}"
+        key = (
+            service_key(resource.cluster, resource.name, sk)
+            if isinstance(resource, ServiceView)
+            else Key(pk=f"database#{resource.key}", sk=sk)  # as the database's hold is keyed (adapters/db_holds.py)
+        )
         return self._state.put_new(
-            service_key(service.cluster, service.name, f"tag-notice#{day}#{invalid.tag}#{digest}"),
+            key,
             {"tag": invalid.tag, "value": invalid.value[:256]},
             expires=now + MARKER_LIFETIME,
         )

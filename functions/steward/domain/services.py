@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct, field
+
+if TYPE_CHECKING:
+    from steward.domain.databases import DatabaseView
 
 SCHEDULE_TAG = "steward:schedule"
 KEEP_AWAKE_TAG = "steward:keep-awake-until"
@@ -163,9 +166,9 @@ class InvalidTag(Struct, frozen=True):
 
 
 class TagProblem(Struct, frozen=True):
-    """One unreadable tag value on one service."""
+    """One unreadable tag value on one service or database."""
 
-    service: ServiceView
+    resource: ServiceView | DatabaseView
     invalid: InvalidTag
 
 

@@ -7,14 +7,19 @@ from collections import defaultdict
 from datetime import datetime
 
 from steward.domain import slack as blocks
+from steward.domain.databases import DatabaseView
 from steward.domain.services import InvalidTag, ServiceView, TagProblem, channel_of
 
 SERVICES_PER_MESSAGE = 40  # one section each, under Slack's 50 blocks with the header and footer
 
 
-def fix_command(service: ServiceView, invalid: InvalidTag) -> str:
-    """The AWS CLI command that sets a valid value (ecs tag-resource overwrites the key it is given)."""
-    return f"aws ecs tag-resource --resource-arn {service.arn} --tags key={invalid.tag},value={invalid.example}"
+def fix_command(resource: ServiceView | DatabaseView, invalid: InvalidTag) -> str:
+    """The AWS CLI command that sets a valid value (both overwrite the key they are given)."""
+    if isinstance(resource, ServiceView):
+        return f"aws ecs tag-resource --resource-arn {resource.arn} --tags key={invalid.tag},value={invalid.example}"
+    return (
+        f"aws rds add-tags-to-resource --resource-name {resource.arn} --tags Key={invalid.tag},Value={invalid.example}"
+    )
 
 
 def problem_lines(problem: TagProblem) -> list[str]:
@@ -23,7 +28,7 @@ def problem_lines(problem: TagProblem) -> list[str]:
     return [
         f"{invalid.tag}={invalid.value!r} {invalid.why}: {invalid.treated_as} until it is fixed",
         f"fix: {invalid.fix}",
-        fix_command(problem.service, invalid),
+        fix_command(problem.resource, invalid),
     ]
 
 
@@ -34,7 +39,7 @@ def invalid_tags_messages(problems: list[TagProblem], now: datetime) -> list[blo
     by_channel: dict[str | None, list[TagProblem]] = defaultdict(list)
     for problem in problems:
         by_channel[None].append(problem)
-        if channel := channel_of(problem.service.tags):
+        if channel := channel_of(problem.resource.tags):
             by_channel[channel].append(problem)
     return [invalid_tags_message(group, now, channel) for channel, group in by_channel.items()]
 
@@ -42,9 +47,9 @@ def invalid_tags_messages(problems: list[TagProblem], now: datetime) -> list[blo
 def invalid_tags_message(problems: list[TagProblem], now: datetime, channel: str | None) -> blocks.SlackMessage:
     by_service: dict[str, list[TagProblem]] = defaultdict(list)
     for problem in problems:
-        by_service[problem.service.key].append(problem)
+        by_service[problem.resource.key].append(problem)
     count = len(by_service)
-    title = f"Tags Steward cannot read: {count} service{'s' if count != 1 else ''}"
+    title = f"Tags Steward cannot read: {_counted(problems)}"
     body: list[blocks.Block] = [blocks.header(title)]
     text_lines = [title]
     for key, group in sorted(by_service.items())[:SERVICES_PER_MESSAGE]:
@@ -63,3 +68,13 @@ def invalid_tags_message(problems: list[TagProblem], now: datetime, channel: str
         )
     )
     return blocks.SlackMessage(text="\n".join(text_lines), blocks=tuple(body), channel=channel)
+
+
+def _counted(problems: list[TagProblem]) -> str:
+    """'2 services', or '2 services, 1 database' when databases are among them."""
+    services = len({p.resource.key for p in problems if isinstance(p.resource, ServiceView)})
+    databases = len({p.resource.key for p in problems if not isinstance(p.resource, ServiceView)})
+    words = [f"{services} service{'s' if services != 1 else ''}"] if services or not databases else []
+    if databases:
+        words.append(f"{databases} database{'s' if databases != 1 else ''}")
+    return ", ".join(words)

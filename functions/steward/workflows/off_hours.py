@@ -41,7 +41,7 @@ from steward.domain.edges import not_back, upcoming_stops
 from steward.domain.off_hours import Action, Verdict, decide_each, in_scope, only_restores
 from steward.domain.reconcile import Fingerprint, Marker, idle_reason, next_due
 from steward.domain.scope import Scope
-from steward.domain.services import TagProblem
+from steward.domain.services import ServiceView, TagProblem
 from steward.models.rds import RdsClusterEvent, RdsInstanceEvent
 from steward.observability import logger, metrics
 from steward.reports.edges import heads_up_messages, not_back_messages
@@ -185,7 +185,7 @@ def reconcile_all(
     with ThreadPoolExecutor(max_workers=rt.settings.max_concurrency) as pool:
         outcomes = list(pool.map(partial(act, dry_run=dry_run), changes))
         db_outcomes = list(pool.map(partial(act_on_database, adapters=adapters, now=now, dry_run=dry_run), db_changes))
-    say_invalid_tags(rt, verdicts, now)
+    say_invalid_tags(rt, observed, now)
     checks = say_around_edges(rt, adapters, verdicts, now)
     tick = TickReport(outcomes, now, dry_run, databases=db_outcomes)
     due = due_next(
@@ -217,7 +217,7 @@ def due_next(
     if in_motion:
         return now
     schedules = adapters.schedules.read()
-    if any(v.invalid for v in observed.services):
+    if any(v.invalid for v in observed.services) or any(v.invalid for v in observed.databases):
         # An unreadable tag value is said once a day: the next (UTC) day's first tick says it again.
         checks = [*checks, datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(0), tzinfo=UTC)]
     holds_until = [datetime.fromisoformat(str(item["hold_until"])) for item in items if item.get("hold_until")]
@@ -429,15 +429,17 @@ def say_around_edges(
     return checks
 
 
-def say_invalid_tags(rt: Runtime[OffHoursSettings], verdicts: list[Verdict], now: datetime) -> None:
-    """Log and count every unreadable tag value each tick; post each to Slack once a day (a dry run too: the marker
-    records only what was said)."""
-    problems = [TagProblem(v.service, invalid) for v in verdicts for invalid in v.invalid]
+def say_invalid_tags(rt: Runtime[OffHoursSettings], observed: Observed, now: datetime) -> None:
+    """Log and count every unreadable tag value on a service or database each tick; post each to Slack once a day
+    (a dry run too: the marker records only what was said)."""
+    problems = [TagProblem(v.service, invalid) for v in observed.services for invalid in v.invalid]
+    problems += [TagProblem(v.database, invalid) for v in observed.databases for invalid in v.invalid]
     if not problems:
         return
     metrics.add_metric(name="InvalidTags", unit=MetricUnit.Count, value=len(problems))
     for problem in problems:
-        logger.warning("invalid tag", extra={"service": problem.service.key, "reason": problem.invalid.sentence()})
+        named = "service" if isinstance(problem.resource, ServiceView) else "database"
+        logger.warning("invalid tag", extra={named: problem.resource.key, "reason": problem.invalid.sentence()})
     try:
         fresh = TagNotices(rt.state).first_today(problems, now)
     except REPORTED as error:
