@@ -377,8 +377,8 @@ METRIC_CADENCE = {
 NOT_BILLED = ("failure", "management-account")
 FUNCTIONS = ("off-hours", "spot-fallback", "deploy-rollback", "budget-alert", "cost-report", "restore-on-delete")
 # A workflow named apart from its function; the shift-back step is Spot fallback's (restore on delete sends its
-# metrics once, when the stack goes).
-MODULE_OF = {"restore": "restore-on-delete", "shift_back": "spot-fallback"}
+# metrics once, when the stack goes); the shared digest steps are the digest's (the org digest's stack is elsewhere).
+MODULE_OF = {"restore": "restore-on-delete", "shift_back": "spot-fallback", "daily_digest": "cost-report"}
 ELSEWHERE = ("org-digest",)  # a function of another stack: its modules' metrics are not on this bill
 
 

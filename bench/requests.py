@@ -212,8 +212,20 @@ def budget() -> list[Figure]:
     ]
 
 
-def digest(sizes: tuple[int, ...] = (10, 100, 500)) -> list[Figure]:
+def answer_forecast(aws: Any, amount: str) -> None:
+    """moto has no GetCostForecast: Steward's client gets this month-end figure instead."""
     from botocore.awsrequest import AWSResponse
+
+    aws.ce.meta.events.register(
+        "before-call.ce.GetCostForecast",
+        lambda **kwargs: (
+            AWSResponse("http://127.0.0.1/", 200, {}, None),
+            {"Total": {"Amount": amount, "Unit": "USD"}},
+        ),
+    )
+
+
+def digest(sizes: tuple[int, ...] = (10, 100, 500)) -> list[Figure]:
 
     from steward.handlers import cost_report
 
@@ -221,13 +233,7 @@ def digest(sizes: tuple[int, ...] = (10, 100, 500)) -> list[Figure]:
     for services in sizes:
         with fresh() as aws:
             pages = _queue_digest_pages(services)
-            aws.ce.meta.events.register(
-                "before-call.ce.GetCostForecast",
-                lambda **kwargs: (
-                    AWSResponse("http://127.0.0.1/", 200, {}, None),
-                    {"Total": {"Amount": "400", "Unit": "USD"}},
-                ),
-            )
+            answer_forecast(aws, "400")
             started = time.perf_counter()
             cost_report.lambda_handler(
                 {"source": "steward.scheduler", "task": "cost-digest", "now": "2026-11-28T07:30:00Z"},
@@ -309,7 +315,6 @@ ORG_GROUPS_PER_PAGE = 5000
 def org_digest(accounts: int = 50, services: int = 100) -> list[Figure]:
     """The organisation digest from the management account: one query grouped by linked account and cost tag (27 days
     × accounts × services groups, ORG_GROUPS_PER_PAGE a page) and one forecast; and its build-and-render time."""
-    from botocore.awsrequest import AWSResponse
 
     from steward.handlers import org_digest as handler
 
@@ -326,13 +331,7 @@ def org_digest(accounts: int = 50, services: int = 100) -> list[Figure]:
         ]
         os.environ["TEAM_CHANNELS"] = json.dumps({f"service-{index:03d}": "C0TEAM00001" for index in range(10)})
         pages = _queue_org_pages(ids, services)
-        aws.ce.meta.events.register(
-            "before-call.ce.GetCostForecast",
-            lambda **kwargs: (
-                AWSResponse("http://127.0.0.1/", 200, {}, None),
-                {"Total": {"Amount": "40000", "Unit": "USD"}},
-            ),
-        )
+        answer_forecast(aws, "40000")
         started = time.perf_counter()
         handler.lambda_handler(
             {"source": "steward.scheduler", "task": "cost-digest", "now": "2026-11-28T07:30:00Z"},

@@ -21,19 +21,18 @@ from steward.adapters import ecs as ecs_actions
 from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
 from steward.adapters.aws import RateLimiter
-from steward.adapters.costs import CostExplorer, CostsUnavailable, DigestDay, UnavailableNotice
+from steward.adapters.costs import CostExplorer, CostsUnavailable
 from steward.adapters.db_holds import DatabaseHolds
 from steward.adapters.ecs import Ecs
 from steward.adapters.holding import Holds, WriteLimits
 from steward.adapters.rds import Rds
-from steward.adapters.slack import SlackNotifier
 from steward.adapters.state import StateStore
-from steward.apply import Applied, Change, Status, apply
+from steward.apply import Status
+from steward.daily_digest import post_with_copies, publish, tell_unavailable
 from steward.domain.costs import (
     CostRow,
     DbKeptOff,
     DbSaving,
-    Digest,
     Oversized,
     Saving,
     Unavailable,
@@ -47,7 +46,6 @@ from steward.domain.costs import (
     task_hours_saved,
 )
 from steward.domain.services import KeptOff, ServiceView
-from steward.domain.slack import SlackMessage
 from steward.observability import logger, metrics
 from steward.reports.cost_report import digest_result, render_digest, team_messages, unavailable_message
 from steward.runtime import Runtime
@@ -65,10 +63,6 @@ IAM_ACTIONS = (
 
 class DigestUnavailable(RuntimeError):
     """The digest could not be built; the team was told why in Slack."""
-
-
-class DigestNotPosted(RuntimeError):
-    """Slack did not take the digest; the day's claim is released, so a retry of the schedule may post it."""
 
 
 class Adapters(Struct, frozen=True):
@@ -127,7 +121,8 @@ def run_digest(rt: Runtime[CostReportSettings], now: datetime) -> dict[str, Any]
     )
     metrics.add_metric(name="CostExplorerRequests", unit=MetricUnit.Count, value=spend.cost_explorer_requests)
     teams = team_messages(digest, services, settings.cost_tag_key)
-    applied = publish(rt, adapters, digest, partial(_post, rt.slack, message, teams), now)
+    post = partial(post_with_copies, rt.slack, message, teams)
+    applied = publish(adapters.state, digest, digest.yesterday, post, now, dry_run=settings.dry_run)
     if applied.status is Status.DRY_RUN:
         logger.info("cost digest (dry run)", extra={"text": message.text})
     elif applied.status is not Status.DUPLICATE:
@@ -141,26 +136,14 @@ def observe_spend(rt: Runtime[CostReportSettings], adapters: Adapters, today: da
     try:
         daily, pages = adapters.costs.daily_costs(*digest_window(today), settings.cost_tag_key, settings.cost_metric)
     except CostsUnavailable as error:
-        tell_unavailable(rt, adapters, Unavailable(str(error)), today, now)
+        unavailable = Unavailable(str(error))
+        message = unavailable_message(unavailable.reason)
+        tell_unavailable(adapters.state, rt.slack, unavailable, message, today=today, now=now, dry_run=settings.dry_run)
         raise DigestUnavailable(f"cost digest unavailable: {error}") from error
     forecast = adapters.costs.month_forecast(*forecast_window(today), settings.cost_metric)
     budget = adapters.costs.budget_limit(adapters.costs.account_id(), settings.environment)
     rows = [CostRow(row.day, row.tag_value, row.amount, row.unit, row.estimated) for row in daily]
     return Spend(rows, pages, forecast, budget)
-
-
-def tell_unavailable(
-    rt: Runtime[CostReportSettings], adapters: Adapters, unavailable: Unavailable, today: date, now: datetime
-) -> None:
-    """Once a day, through the day's notice claim; a dry run writes no claim and says so every time."""
-    claim = UnavailableNotice(adapters.state, today, unavailable.reason, now)
-    if apply(Change(unavailable, make=_told, claim=claim), dry_run=rt.settings.dry_run).changed:
-        rt.slack.post(unavailable_message(unavailable.reason))
-    metrics.add_metric(name="DigestFailures", unit=MetricUnit.Count, value=1)
-
-
-def _told() -> None:
-    """Posting the notice is the report's part; the claim already recorded that the team hears of it today."""
 
 
 def savings_yesterday(
@@ -196,23 +179,3 @@ def right_sizing_hints(adapters: Adapters, services: list[ServiceView], now: dat
     """Running services whose 7-day average CPU and memory utilisation both stayed low."""
     candidates = running(services)
     return oversized(candidates, adapters.costs.utilisation(candidates, now - timedelta(days=7), now))
-
-
-def publish(
-    rt: Runtime[CostReportSettings], adapters: Adapters, digest: Digest, post: partial[None], now: datetime
-) -> Applied[Digest]:
-    """The day's digest, posted once: the first delivery claims the day; a post Slack refused gives the claim back."""
-    change = Change(digest, make=post, claim=DigestDay(adapters.state, digest.yesterday, now))
-    try:
-        return apply(change, dry_run=rt.settings.dry_run)
-    except DigestNotPosted as refused:  # apply released the claim on the way out
-        return Applied(digest, Status.FAILED, cause=refused)
-
-
-def _post(slack: SlackNotifier, message: SlackMessage, teams: list[SlackMessage]) -> None:
-    """The digest to Steward's channel, then each team's copy; Slack refusing the digest itself undoes the claim."""
-    posted = slack.post(message)
-    for team in teams:
-        slack.post(team)
-    if posted is None and slack.enabled:
-        raise DigestNotPosted("Slack did not take the digest")

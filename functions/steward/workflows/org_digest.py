@@ -8,7 +8,7 @@ claim, then the posts) -> report (steward.reports.org_digest builds every messag
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -16,13 +16,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from steward.adapters import slack as slack_actions
 from steward.adapters import state as state_actions
-from steward.adapters.costs import CostsUnavailable, DigestDay, UnavailableNotice
+from steward.adapters.costs import CostsUnavailable
 from steward.adapters.org_costs import ORG_DIGEST_ACTIONS, Organization, OrgCosts
-from steward.adapters.slack import SlackNotifier
-from steward.apply import Applied, Change, Status, apply
+from steward.apply import Status
+from steward.daily_digest import post_with_copies, publish, tell_unavailable
 from steward.domain.costs import Unavailable, forecast_window
-from steward.domain.org_costs import OrgDigest, build_org_digest, org_window
-from steward.domain.slack import SlackMessage
+from steward.domain.org_costs import build_org_digest, org_window
 from steward.observability import logger, metrics
 from steward.reports.org_digest import org_digest_result, render_org_digest, team_messages, unavailable_message
 from steward.runtime import Runtime
@@ -35,17 +34,15 @@ class OrgDigestUnavailable(RuntimeError):
     """The organisation digest could not be built; Steward's channel was told why."""
 
 
-class OrgDigestNotPosted(RuntimeError):
-    """Slack did not take the digest; the day's claim is released, so a retry of the schedule may post it."""
-
-
 def run_org_digest(rt: Runtime[OrgDigestSettings], now: datetime) -> dict[str, Any]:
     settings, today = rt.settings, now.astimezone(UTC).date()
     costs = OrgCosts(rt.aws)
     try:
         rows, pages = costs.account_costs(*org_window(today), settings.cost_tag_key, settings.cost_metric)
     except CostsUnavailable as error:
-        tell_unavailable(rt, Unavailable(str(error)), today, now)
+        unavailable = Unavailable(str(error))
+        message = unavailable_message(unavailable.reason)
+        tell_unavailable(rt.state, rt.slack, unavailable, message, today=today, now=now, dry_run=settings.dry_run)
         raise OrgDigestUnavailable(f"org cost digest unavailable: {error}") from error
     forecast = costs.month_forecast(*forecast_window(today), settings.cost_metric)
     names = Organization(rt.aws).account_names()
@@ -54,40 +51,10 @@ def run_org_digest(rt: Runtime[OrgDigestSettings], now: datetime) -> dict[str, A
     teams = team_messages(digest, names)
     requests = pages + 1  # every page of the one query, and the forecast
     metrics.add_metric(name="CostExplorerRequests", unit=MetricUnit.Count, value=requests)
-    applied = publish(rt, digest, partial(_post, rt.slack, message, teams), now)
+    post = partial(post_with_copies, rt.slack, message, teams)
+    applied = publish(rt.state, digest, digest.yesterday, post, now, dry_run=settings.dry_run)
     if applied.status is Status.DRY_RUN:
         logger.info("org cost digest (dry run)", extra={"text": message.text, "team_messages": len(teams)})
     elif applied.status is not Status.DUPLICATE:
         metrics.add_metric(name="OrgDigestsPosted", unit=MetricUnit.Count, value=1)
     return org_digest_result(applied, message, len(teams), requests)
-
-
-def tell_unavailable(rt: Runtime[OrgDigestSettings], unavailable: Unavailable, today: date, now: datetime) -> None:
-    """Once a day, through the day's notice claim; a dry run writes no claim and says so every time."""
-    claim = UnavailableNotice(rt.state, today, unavailable.reason, now)
-    if apply(Change(unavailable, make=_told, claim=claim), dry_run=rt.settings.dry_run).changed:
-        rt.slack.post(unavailable_message(unavailable.reason))
-    metrics.add_metric(name="DigestFailures", unit=MetricUnit.Count, value=1)
-
-
-def _told() -> None:
-    """Posting the notice is the report's part; the claim already recorded that the channel hears of it today."""
-
-
-def publish(
-    rt: Runtime[OrgDigestSettings], digest: OrgDigest, post: partial[None], now: datetime
-) -> Applied[OrgDigest]:
-    """The day's digest, posted once: the first delivery claims the day; a post Slack refused gives the claim back."""
-    change = Change(digest, make=post, claim=DigestDay(rt.state, digest.yesterday, now))
-    try:
-        return apply(change, dry_run=rt.settings.dry_run)
-    except OrgDigestNotPosted as refused:  # apply released the claim on the way out
-        return Applied(digest, Status.FAILED, cause=refused)
-
-
-def _post(slack: SlackNotifier, message: SlackMessage, teams: list[SlackMessage]) -> None:
-    posted = slack.post(message)
-    for team in teams:
-        slack.post(team)
-    if posted is None and slack.enabled:
-        raise OrgDigestNotPosted("Slack did not take the digest")
