@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -15,7 +16,9 @@ from botocore.exceptions import ClientError
 from msgspec import DecodeError, Struct, ValidationError, json
 
 from steward.adapters.aws import AwsClients
-from steward.domain.pause import Paused, read_pause
+from steward.adapters.pause import PauseSwitch
+from steward.adapters.state import StateStore
+from steward.domain.pause import Paused
 
 SESSION_NAME = "steward-org-view"  # shows in each member account's CloudTrail as the assumed role's session
 # AssumeRole's shortest session, 900 s (STS API Reference, AssumeRole DurationSeconds): a view takes seconds.
@@ -168,18 +171,10 @@ class Organisation:
             raise OrgViewError(f"parameter {name} is not Steward's org view: {error}") from None
 
 
-def pause_state(member: Member, now: Any) -> Paused | None:
-    """The member's pause switch as its functions read it (read afresh: the functions' cache is per parameter name,
-    and every member names it alike)."""
-    if not member.stack.pause_parameter:
-        return None
-    try:
-        value = member.aws.ssm.get_parameter(Name=member.stack.pause_parameter)["Parameter"]["Value"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ParameterNotFound":
-            return None
-        raise
-    return read_pause(str(value), now)
+def pause_state(member: Member, now: datetime) -> Paused | None:
+    """The member's pause switch as its functions read it, read afresh."""
+    state = StateStore(member.aws, member.stack.state_table)
+    return PauseSwitch(member.aws, state, member.stack.pause_parameter, cached=False).state(now)
 
 
 def targets(accounts: Iterable[Account], regions: Sequence[str]) -> list[Target]:

@@ -20,10 +20,11 @@ _read: dict[str, tuple[float, str | None, int]] = {}  # parameter -> (when read,
 
 
 class PauseSwitch:
-    def __init__(self, aws: AwsClients, state: StateStore, parameter: str) -> None:
+    def __init__(self, aws: AwsClients, state: StateStore, parameter: str, *, cached: bool = True) -> None:
         self._aws = aws
         self._state = state
         self._parameter = parameter
+        self._cached = cached  # False: read afresh (`steward org` reads many accounts' switches, all named alike)
 
     def state(self, now: datetime) -> Paused | None:
         """None while Steward runs as usual (no pause parameter, an off word, a pause that has ended)."""
@@ -38,6 +39,8 @@ class PauseSwitch:
         )
 
     def _value(self) -> tuple[str | None, int]:
+        if not self._cached:
+            return self._fetch()
         cached = _read.get(self._parameter)
         if cached is None or time.monotonic() - cached[0] >= READ_EVERY_SECONDS:
             value, version = self._fetch()
