@@ -194,7 +194,8 @@ def test_task_hours_kept_off_ec2_capacity_are_counted_but_not_priced_as_fargate(
 
 
 def test_database_hours_are_priced_per_instance_class_only_where_a_list_price_is_on_file() -> None:
-    from steward.domain.costs import DbKeptOff, database_savings
+    from steward.domain.costs import database_savings
+    from steward.domain.databases import DbKeptOff
     from steward.reports.cost_report import database_savings_text
 
     # Given a PostgreSQL instance and an Aurora cluster of two held stopped from Thursday 19:00 UTC, and a MySQL one
@@ -232,7 +233,8 @@ def test_database_hours_are_priced_per_instance_class_only_where_a_list_price_is
 
 
 def test_the_digest_says_what_the_database_hours_saved_cost_and_on_what_basis() -> None:
-    from steward.domain.costs import DbKeptOff, database_savings
+    from steward.domain.costs import database_savings
+    from steward.domain.databases import DbKeptOff
 
     # Given Friday's rows and the platform's PostgreSQL and Aurora writer stopped from Thursday 19:10 UTC (us-east-1)
     night = (datetime(2026, 11, 26, 19, 10, tzinfo=UTC), datetime(2026, 11, 27, 5, 45, tzinfo=UTC))

@@ -19,8 +19,7 @@ from steward.adapters.aws import RateLimiter
 from steward.adapters.holding import MARKER_LIFETIME, RECORD, SAVINGS_LIFETIME
 from steward.adapters.rds import Rds
 from steward.adapters.state import Key, StateStore
-from steward.domain.costs import DbKeptOff
-from steward.domain.databases import DatabaseHold, DatabaseRecord, DatabaseView
+from steward.domain.databases import DatabaseHold, DatabaseRecord, DatabaseView, DbKeptOff
 
 PREFIX = "database#"
 SAVINGS = "database-savings"

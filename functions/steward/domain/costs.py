@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from msgspec import Struct
 
+from steward.domain.databases import DbKeptOff
 from steward.domain.db_prices import HourlyPrice, engine_family, hourly_price
 from steward.domain.services import KeptOff, ServiceView
 
@@ -83,16 +84,6 @@ class Saving(Struct, frozen=True):
     task_hours: Decimal
     amount: Decimal  # zero for ON_EC2: those hours are not priced
     kind: str = KEPT_OFF  # or ON_SPOT, ON_EC2
-
-
-class DbKeptOff(Struct, frozen=True):
-    """A database Steward held stopped: held now (until `end` = now) or ended (from the database-savings log)."""
-
-    database: str  # 'instance/ID' or 'cluster/ID'
-    engine: str  # "" when the hold did not record it
-    classes: tuple[str, ...]  # its instance class, or each Aurora member's
-    start: datetime
-    end: datetime
 
 
 class DbSaving(Struct, frozen=True):

@@ -179,6 +179,16 @@ class DatabaseRecord(Struct, frozen=True):
     refused: str = ""
 
 
+class DbKeptOff(Struct, frozen=True):
+    """A database Steward held stopped: held now (until `end` = now) or ended (from the database-savings log)."""
+
+    database: str  # 'instance/ID' or 'cluster/ID'
+    engine: str  # "" when the hold did not record it
+    classes: tuple[str, ...]  # its instance class, or each Aurora member's
+    start: datetime
+    end: datetime
+
+
 class DbAction(StrEnum):
     STOP = "stop"
     START = "start"

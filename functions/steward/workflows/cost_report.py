@@ -31,7 +31,6 @@ from steward.apply import Status
 from steward.daily_digest import post_with_copies, publish, tell_unavailable
 from steward.domain.costs import (
     CostRow,
-    DbKeptOff,
     DbSaving,
     Oversized,
     Saving,
@@ -45,6 +44,7 @@ from steward.domain.costs import (
     running,
     task_hours_saved,
 )
+from steward.domain.databases import DbKeptOff
 from steward.domain.services import KeptOff, ServiceView
 from steward.observability import logger, metrics
 from steward.reports.cost_report import digest_result, render_digest, team_messages, unavailable_message
