@@ -100,7 +100,7 @@ class Accepts:
     not pay for the validators."""
 
     def __init__(self, *models: type[BaseModel]) -> None:
-        self.models = {_kind(model): model for model in models}
+        self.models = {kind: model for model in models for kind in _kinds(model)}
 
     @cached_property
     def adapter(self) -> TypeAdapter[Any]:
@@ -132,12 +132,12 @@ def event_kind(event: Any) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _kind(model: type[BaseModel]) -> str:
-    """The `detail-type` (or, for schedules, `source`) Literal a model declares."""
+def _kinds(model: type[BaseModel]) -> tuple[str, ...]:
+    """The `detail-type` (or, for schedules, `source`) values a model's Literal admits."""
     for field in ("detail_type", "source"):
         info = model.model_fields.get(field)
         if info is not None and get_origin(info.annotation) is Literal:
-            return str(get_args(info.annotation)[0])
+            return tuple(str(kind) for kind in get_args(info.annotation))
     raise TypeError(f"{model.__name__} declares no detail-type or source Literal")
 
 

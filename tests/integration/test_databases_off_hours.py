@@ -272,6 +272,31 @@ def test_a_database_started_by_hand_is_left_running_when_its_started_event_arriv
     assert states()[INSTANCE] == "available"
 
 
+def test_a_cluster_started_by_hand_is_left_running_when_its_cluster_started_event_arrives(
+    platform: None, lambda_context: Any
+) -> None:
+    # Given the Aurora cluster held stopped for the night, then started by hand
+    tick(FRIDAY_EVENING, lambda_context)
+    tick(FRIDAY_LATER, lambda_context)
+    rds = boto3.client("rds")
+    rds.start_db_cluster(DBClusterIdentifier=AURORA_CLUSTER)
+    arn = rds.describe_db_clusters(DBClusterIdentifier=AURORA_CLUSTER)["DBClusters"][0]["DBClusterArn"]
+
+    # When RDS says the cluster started (RDS-EVENT-0151; the instance capture with the cluster's type and ARN)
+    event = database_event("RDS-EVENT-0088", "2026-11-28T09:00:00Z")
+    event.update({"detail-type": "RDS DB Cluster Event", "resources": [arn]})
+    event["detail"].update(
+        SourceType="CLUSTER", SourceArn=arn, SourceIdentifier=AURORA_CLUSTER, EventID="RDS-EVENT-0151"
+    )
+    event["detail"]["Message"] = "DB cluster started."
+    started = off_hours.lambda_handler(event, lambda_context)
+
+    # Then it is read as the cluster's event, and the cluster keeps running
+    assert started["outcome"] != "rejected", started
+    assert started["changed"] == 0
+    assert states()[CLUSTER] == "available"
+
+
 def test_an_event_about_a_database_this_stack_does_not_hold_changes_nothing(
     platform: None, lambda_context: Any, aws_calls: list[str]
 ) -> None:

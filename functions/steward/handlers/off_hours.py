@@ -3,8 +3,7 @@ a database, stop it again if its schedule says off and Steward held it stopped (
 
 from typing import TYPE_CHECKING, Any
 
-from steward.models.rds import RdsClusterEvent, RdsInstanceEvent
-from steward.models.schedules import OffHoursTick
+from steward.models.off_hours import OffHoursTick, RdsEvent
 from steward.observability import logger, metrics, traced
 from steward.runtime import Accepts, Rejected, held_back_by_pause, runtime
 from steward.settings.off_hours import OffHoursSettings
@@ -14,7 +13,7 @@ if TYPE_CHECKING:  # only an annotation: importing it costs every cold start abo
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SETTINGS = OffHoursSettings
-ACCEPTS = Accepts(OffHoursTick, RdsInstanceEvent, RdsClusterEvent)
+ACCEPTS = Accepts(OffHoursTick, RdsEvent)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -27,5 +26,5 @@ def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str,
     rt = runtime(SETTINGS)
     if isinstance(signal, OffHoursTick):
         return held_back_by_pause(rt, signal.now, "off-hours") or off_hours.run_tick(rt, now=signal.now)
-    assert isinstance(signal, RdsInstanceEvent | RdsClusterEvent)
+    assert isinstance(signal, RdsEvent)
     return held_back_by_pause(rt, signal.time, "off-hours") or off_hours.on_database_event(rt, signal)

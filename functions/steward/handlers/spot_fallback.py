@@ -3,8 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 from steward.models.ec2 import SpotInterruptionWarning
-from steward.models.ecs import ServiceAction, TaskStateChange
-from steward.models.schedules import SpotShiftBackTick
+from steward.models.ecs import ServiceAction, SpotShiftBackTick, TaskStateChange
 from steward.observability import logger, metrics, traced
 from steward.runtime import Accepts, Rejected, runtime
 from steward.settings.spot_fallback import SpotFallbackSettings

@@ -1,7 +1,7 @@
 """What every event model shares: tolerant parsing, bounded strings, the EventBridge envelope."""
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -9,12 +9,19 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 Arn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$", max_length=2048)]
 
 
-class Model(BaseModel):
-    # Validators are built on first use: a handler pays only for the models it parses.
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
+# Every event model's configuration: fields AWS adds are ignored, and the validator is built on first use, so a handler
+# pays only for the models it parses. A config rather than a common base class: each pydantic class costs a cold start.
+TOLERANT = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
-class EventBridgeEnvelope(Model):
+# The `source` of every payload Steward's EventBridge Scheduler schedules send; each function's tick model (its `task`
+# Literal, and `now`: the scheduled time, `<aws.scheduler.scheduled-time>`) lives with the other events it reads.
+FromScheduler = Literal["steward.scheduler"]
+
+
+class EventBridgeEnvelope(BaseModel):
+    model_config = TOLERANT
+
     id: NonEmpty
     source: NonEmpty
     detail_type: NonEmpty = Field(alias="detail-type")

@@ -7,9 +7,9 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BeforeValidator, Discriminator, Field, StringConstraints, Tag
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Discriminator, Field, StringConstraints, Tag
 
-from steward.models.base import Model, NonEmpty
+from steward.models.base import TOLERANT, NonEmpty
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -40,8 +40,10 @@ TIME_UNIT_WORDING = (
 AUTO_ADJUSTMENT_KEYS = frozenset({"previousBudgetLimit", "currentBudgetLimit"})
 
 
-class BudgetNotification(Model):
+class BudgetNotification(BaseModel):
     """An AWS Budgets alert, read from the `Key: Value` lines of its plain-text body."""
+
+    model_config = TOLERANT
 
     kind: Literal["alert"] = "alert"
     account_id: str = ""
@@ -105,14 +107,18 @@ def is_budget_auto_adjustment(text: str) -> bool:
     return isinstance(document, dict) and document.keys() >= AUTO_ADJUSTMENT_KEYS
 
 
-class BudgetAutoAdjustment(Model):
+class BudgetAutoAdjustment(BaseModel):
     """A budget's amount was auto-adjusted: news, not an alert."""
+
+    model_config = TOLERANT
 
     kind: Literal["auto-adjustment"] = "auto-adjustment"
 
 
-class UnreadableBudgetMessage(Model):
+class UnreadableBudgetMessage(BaseModel):
     """A body that is neither: possibly a wording AWS introduced since, so it is rejected and counted, never guessed."""
+
+    model_config = TOLERANT
 
     kind: Literal["unreadable"] = "unreadable"
     reason: str
@@ -159,7 +165,9 @@ BudgetMessage = Annotated[
 ]
 
 
-class SnsMessage(Model):
+class SnsMessage(BaseModel):
+    model_config = TOLERANT
+
     message_id: NonEmpty = Field(alias="MessageId")
     topic_arn: str = Field(default="", alias="TopicArn")
     subject: str | None = Field(default=None, alias="Subject")
@@ -167,10 +175,14 @@ class SnsMessage(Model):
     timestamp: AwareDatetime = Field(alias="Timestamp")
 
 
-class SnsRecord(Model):
+class SnsRecord(BaseModel):
+    model_config = TOLERANT
+
     event_source: Literal["aws:sns"] = Field(alias="EventSource")
     sns: SnsMessage = Field(alias="Sns")
 
 
-class SnsEvent(Model):
+class SnsEvent(BaseModel):
+    model_config = TOLERANT
+
     records: Annotated[list[SnsRecord], Field(min_length=1, max_length=10)] = Field(alias="Records")

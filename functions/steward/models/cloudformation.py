@@ -4,12 +4,14 @@ Fields as in the CloudFormation User Guide, "CloudFormation custom resource requ
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from steward.models.base import Arn, Model, NonEmpty
+from steward.models.base import TOLERANT, Arn, NonEmpty
 
 
-class StackRequest(Model):
+class StackRequest(BaseModel):
+    model_config = TOLERANT
+
     request_type: Literal["Create", "Update", "Delete"] = Field(alias="RequestType")
     request_id: NonEmpty = Field(alias="RequestId")
     response_url: NonEmpty = Field(alias="ResponseURL")

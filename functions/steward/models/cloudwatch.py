@@ -2,40 +2,52 @@
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from steward.models.base import EventBridgeEnvelope, Model, NonEmpty
+from steward.models.base import TOLERANT, EventBridgeEnvelope, NonEmpty
 
 
-class AlarmState(Model):
+class AlarmState(BaseModel):
+    model_config = TOLERANT
+
     value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
     reason: str = ""
     timestamp: AwareDatetime
 
 
-class MetricIdentity(Model):
+class MetricIdentity(BaseModel):
+    model_config = TOLERANT
+
     namespace: str = ""
     name: str = ""
     dimensions: dict[str, str] = Field(default_factory=dict)
 
 
-class MetricStat(Model):
+class MetricStat(BaseModel):
+    model_config = TOLERANT
+
     metric: MetricIdentity
 
 
-class AlarmMetric(Model):
+class AlarmMetric(BaseModel):
+    model_config = TOLERANT
+
     id: str = ""
     metric_stat: MetricStat | None = Field(default=None, alias="metricStat")
     expression: str = ""
 
 
-class AlarmConfiguration(Model):
+class AlarmConfiguration(BaseModel):
+    model_config = TOLERANT
+
     description: str = ""
     metrics: list[AlarmMetric] = Field(default_factory=list)
     alarm_rule: str = Field(default="", alias="alarmRule")  # composite alarms
 
 
-class AlarmStateChangeDetail(Model):
+class AlarmStateChangeDetail(BaseModel):
+    model_config = TOLERANT
+
     alarm_name: NonEmpty = Field(alias="alarmName")
     state: AlarmState
     previous_state: AlarmState | None = Field(default=None, alias="previousState")

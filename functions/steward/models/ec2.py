@@ -2,12 +2,14 @@
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-from steward.models.base import EventBridgeEnvelope, Model, NonEmpty
+from steward.models.base import TOLERANT, EventBridgeEnvelope, NonEmpty
 
 
-class SpotInterruptionDetail(Model):
+class SpotInterruptionDetail(BaseModel):
+    model_config = TOLERANT
+
     instance_id: Annotated[str, StringConstraints(pattern=r"^i-[0-9a-f]{8,17}$")] = Field(alias="instance-id")
     instance_action: NonEmpty = Field(alias="instance-action")
 

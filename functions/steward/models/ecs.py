@@ -1,15 +1,18 @@
-"""ECS events the Spot fallback reads: task state changes (Spot interruptions), service actions (placement failures).
+"""ECS events the Spot fallback reads: task state changes (Spot interruptions), service actions (placement failures);
+and its shift-back schedule's tick.
 
 Deployment state changes, which only the rollback reads, are in models/ecs_deployments.py."""
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from steward.models.base import Arn, EventBridgeEnvelope, Model, NonEmpty, service_arn_in
+from steward.models.base import TOLERANT, Arn, EventBridgeEnvelope, FromScheduler, NonEmpty, service_arn_in
 
 
-class TaskStateChangeDetail(Model):
+class TaskStateChangeDetail(BaseModel):
+    model_config = TOLERANT
+
     cluster_arn: Arn = Field(alias="clusterArn")
     task_arn: Arn = Field(alias="taskArn")
     group: str = ""
@@ -34,7 +37,9 @@ class TaskStateChange(EventBridgeEnvelope):
     detail: TaskStateChangeDetail
 
 
-class ServiceActionDetail(Model):
+class ServiceActionDetail(BaseModel):
+    model_config = TOLERANT
+
     event_type: NonEmpty = Field(alias="eventType")
     event_name: NonEmpty = Field(alias="eventName")
     cluster_arn: Arn = Field(alias="clusterArn")
@@ -51,3 +56,13 @@ class ServiceAction(EventBridgeEnvelope):
     @property
     def service_arn(self) -> str:
         return service_arn_in(self.resources)
+
+
+class SpotShiftBackTick(BaseModel):
+    """The shift-back schedule's tick: `now` is the scheduled time."""
+
+    model_config = TOLERANT
+
+    source: FromScheduler
+    task: Literal["spot-shift-back"]
+    now: AwareDatetime

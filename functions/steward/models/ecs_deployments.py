@@ -2,12 +2,14 @@
 
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from steward.models.base import EventBridgeEnvelope, Model, NonEmpty, service_arn_in
+from steward.models.base import TOLERANT, EventBridgeEnvelope, NonEmpty, service_arn_in
 
 
-class DeploymentStateChangeDetail(Model):
+class DeploymentStateChangeDetail(BaseModel):
+    model_config = TOLERANT
+
     event_type: NonEmpty = Field(alias="eventType")
     event_name: Literal[
         "SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"

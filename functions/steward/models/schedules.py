@@ -1,27 +1,22 @@
-"""The payloads Steward's EventBridge Scheduler schedules send."""
+"""The payload the daily digest's schedule sends, read by the account digest and the organisation digest.
+
+The off-hours and Spot shift-back ticks live with the other events their functions read (models/off_hours.py,
+models/ecs.py): one module per tick model would cost a cold start more than it saves, and one module for all three
+would build all three in every function.
+"""
 
 from typing import Literal
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel
 
-from steward.models.base import Model
-
-
-class ScheduleTick(Model):
-    """The payload every Steward schedule sends: `now` is the scheduled time (`<aws.scheduler.scheduled-time>`)."""
-
-    source: Literal["steward.scheduler"]
-    task: str
-    now: AwareDatetime
+from steward.models.base import TOLERANT, FromScheduler
 
 
-class OffHoursTick(ScheduleTick):
-    task: Literal["off-hours-tick"]
+class CostDigestTick(BaseModel):
+    """The daily digest's tick: `now` is the scheduled time."""
 
+    model_config = TOLERANT
 
-class SpotShiftBackTick(ScheduleTick):
-    task: Literal["spot-shift-back"]
-
-
-class CostDigestTick(ScheduleTick):
+    source: FromScheduler
     task: Literal["cost-digest"]
+    now: AwareDatetime

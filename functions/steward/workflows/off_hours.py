@@ -42,7 +42,7 @@ from steward.domain.off_hours import Action, Verdict, decide_each, in_scope, onl
 from steward.domain.reconcile import Fingerprint, Marker, idle_reason, next_due
 from steward.domain.scope import Scope
 from steward.domain.services import ServiceView, TagProblem
-from steward.models.rds import RdsClusterEvent, RdsInstanceEvent
+from steward.models.off_hours import RdsEvent
 from steward.observability import logger, metrics
 from steward.reports.edges import heads_up_messages, not_back_messages
 from steward.reports.off_hours import DbOutcome, Outcome, TickReport, paused_message
@@ -239,7 +239,7 @@ def _remember(rt: Runtime[OffHoursSettings], marker: Marker) -> None:
         logger.warning("reconcile marker not recorded", extra={"error": str(error)})
 
 
-def on_database_event(rt: Runtime[OffHoursSettings], event: RdsInstanceEvent | RdsClusterEvent) -> dict[str, Any]:
+def on_database_event(rt: Runtime[OffHoursSettings], event: RdsEvent) -> dict[str, Any]:
     """AWS starting a database it held stopped for seven days is noted, so the first look at it once it is available
     stops it again; a database started (by AWS or by hand) is decided at once if this stack holds it. A database it
     does not hold is left to the next tick, which sees its services too."""

@@ -38,8 +38,7 @@ from steward.domain.spot import (
     judge_signal,
 )
 from steward.models.ec2 import SpotInterruptionWarning
-from steward.models.ecs import ServiceAction, TaskStateChange
-from steward.models.schedules import SpotShiftBackTick
+from steward.models.ecs import ServiceAction, SpotShiftBackTick, TaskStateChange
 from steward.observability import logger, metrics
 from steward.reports import spot_fallback as report
 from steward.runtime import Runtime
