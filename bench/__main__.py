@@ -79,7 +79,7 @@ def main() -> int:
             ]
         )
         if ratio > COLD_START_TARGET:
-            misses.append(f"cold start {measured.module}: {ratio:.2f}× boto3 (target ≤ {COLD_START_TARGET}×)")
+            misses.append(f"cold start {measured.module}: {ratio:.3f}× boto3 (target ≤ {COLD_START_TARGET}×)")
         if max(measured.peak_mb, traced.peak_mb) >= 100:
             misses.append(f"cold start {measured.module}: {traced.peak_mb:.0f} MB (target < 100 MB)")
     out += table(["module", "import ms", "vs boto3", "peak MB", "with Tracing=Active ms", "vs boto3"], rows)

@@ -56,3 +56,36 @@ def test_a_tracing_stack_loads_the_xray_sdk_on_its_first_invocation_not_at_impor
 
     assert loaded["at_import"] == []
     assert loaded["after_first_event"] == ["aws_xray_sdk.core"]
+
+
+# The event models each function reads (budget alerts come through SNS, the digests from schedules: no EventBridge
+# envelope): every pydantic class built at import is a cost its cold starts pay.
+OWN_MODELS = {
+    "off_hours": {"steward.models.base", "steward.models.eventbridge", "steward.models.off_hours"},
+    "spot_fallback": {"steward.models.base", "steward.models.eventbridge", "steward.models.ecs", "steward.models.ec2"},
+    "deploy_rollback": {
+        "steward.models.base",
+        "steward.models.eventbridge",
+        "steward.models.cloudwatch",
+        "steward.models.ecs_deployments",
+    },
+    "budget_alert": {"steward.models.base", "steward.models.budgets"},
+    "cost_report": {"steward.models.base", "steward.models.schedules"},
+}
+LOADED = """
+import json, sys
+__import__(f"steward.handlers.{sys.argv[1]}")
+print(json.dumps(sorted(name for name in sys.modules if name.startswith("steward."))))
+"""
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_a_cold_start_builds_only_the_event_models_and_the_workflow_of_its_own_function(handler: str) -> None:
+    env = {**os.environ, **OFFLINE_ENV}
+    done = subprocess.run([sys.executable, "-c", LOADED, handler], capture_output=True, text=True, env=env, check=True)
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    assert {name for name in loaded if name.startswith("steward.models.")} == OWN_MODELS[handler]
+    assert {name for name in loaded if name.startswith("steward.workflows.")} == {f"steward.workflows.{handler}"}
+    if handler == "off_hours":
+        assert not {"steward.domain.costs", "steward.domain.db_prices"} & loaded, "the digest's prices are not a tick's"

@@ -1,9 +1,11 @@
-"""What every event model shares: tolerant parsing, bounded strings, the EventBridge envelope."""
+"""What every event model shares: tolerant parsing, bounded strings, and the one-line account of a bad event.
 
-import re
+The EventBridge envelope is in models/eventbridge.py: the budget alert (SNS) and the digests (schedule payloads) read
+no EventBridge event, and each pydantic class costs a cold start."""
+
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import ConfigDict, StringConstraints, ValidationError
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 Arn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$", max_length=2048)]
@@ -19,18 +21,6 @@ TOLERANT = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_
 FromScheduler = Literal["steward.scheduler"]
 
 
-class EventBridgeEnvelope(BaseModel):
-    model_config = TOLERANT
-
-    id: NonEmpty
-    source: NonEmpty
-    detail_type: NonEmpty = Field(alias="detail-type")
-    account: Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
-    time: AwareDatetime
-    region: NonEmpty
-    resources: list[str] = Field(default_factory=list)
-
-
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming each bad field, for the structured rejection log."""
     parts = []
@@ -39,11 +29,3 @@ def describe_validation_error(error: ValidationError) -> str:
         parts.append(f"{location}: {issue['msg']}")
     more = error.error_count() - 5
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
-def service_arn_in(resources: list[str]) -> str:
-    """The ECS service ARN among an event's resources; ECS service events name their service only there."""
-    for resource in resources:
-        if re.match(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service/.+", resource):
-            return resource
-    raise ValueError("resources holds no ECS service ARN")

@@ -4,7 +4,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from steward.models.base import TOLERANT, EventBridgeEnvelope, NonEmpty
+from steward.models.base import TOLERANT, NonEmpty
+from steward.models.eventbridge import EventBridgeEnvelope
 
 
 class AlarmState(BaseModel):

@@ -4,7 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from steward.models.base import TOLERANT, EventBridgeEnvelope, NonEmpty
+from steward.models.base import TOLERANT, NonEmpty
+from steward.models.eventbridge import EventBridgeEnvelope
 
 
 class SpotInterruptionDetail(BaseModel):

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from steward.models.base import TOLERANT, Arn, EventBridgeEnvelope, FromScheduler, NonEmpty, service_arn_in
+from steward.models.base import TOLERANT, Arn, FromScheduler, NonEmpty
+from steward.models.eventbridge import EventBridgeEnvelope, service_arn_in
 
 
 class TaskStateChangeDetail(BaseModel):

@@ -4,7 +4,8 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from steward.models.base import TOLERANT, EventBridgeEnvelope, NonEmpty, service_arn_in
+from steward.models.base import TOLERANT, NonEmpty
+from steward.models.eventbridge import EventBridgeEnvelope, service_arn_in
 
 
 class DeploymentStateChangeDetail(BaseModel):

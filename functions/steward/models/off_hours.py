@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from steward.models.base import TOLERANT, EventBridgeEnvelope, FromScheduler
+from steward.models.base import TOLERANT, FromScheduler
+from steward.models.eventbridge import EventBridgeEnvelope
 
 # RDS-EVENT-0154 / RDS-EVENT-0153: "DB instance / DB cluster is being started due to it exceeding the maximum allowed
 # time being stopped"; RDS-EVENT-0088 / RDS-EVENT-0151: "DB instance started" / "DB cluster started".
