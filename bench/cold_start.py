@@ -66,6 +66,7 @@ class ColdStart:
     seconds: float  # fastest of the rounds
     peak_mb: float
     ratio: float  # × the `import boto3` in the same interpreter, median of the rounds
+    quartiles: tuple[float, float]  # the ratio's first and third quartiles over the rounds: how far a run wanders
 
 
 @dataclass
@@ -117,9 +118,15 @@ def measure_all(probes: list[tuple[str, Layout, bool]], runs: int) -> list[ColdS
             min(s["seconds"] for s in taken),
             min(s["peak_mb"] for s in taken),
             statistics.median(s["seconds"] / s["boto3_seconds"] for s in taken),
+            _quartiles([s["seconds"] / s["boto3_seconds"] for s in taken]),
         )
         for (module, _, _), taken in zip(probes, samples, strict=True)
     ]
+
+
+def _quartiles(ratios: list[float]) -> tuple[float, float]:
+    first, _, third = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+    return first, third
 
 
 @contextmanager
