@@ -112,21 +112,12 @@ def measure_all(probes: list[tuple[str, Layout, bool]], runs: int) -> list[ColdS
     for _ in range(runs):
         for index, (module, layout, traced) in enumerate(probes):
             samples[index].append(probe(module, layout, traced=traced))
-    return [
-        ColdStart(
-            module,
-            min(s["seconds"] for s in taken),
-            min(s["peak_mb"] for s in taken),
-            statistics.median(s["seconds"] / s["boto3_seconds"] for s in taken),
-            _quartiles([s["seconds"] / s["boto3_seconds"] for s in taken]),
-        )
-        for (module, _, _), taken in zip(probes, samples, strict=True)
-    ]
-
-
-def _quartiles(ratios: list[float]) -> tuple[float, float]:
-    first, _, third = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
-    return first, third
+    measured = []
+    for (module, _, _), taken in zip(probes, samples, strict=True):
+        first, median, third = statistics.quantiles([s["seconds"] / s["boto3_seconds"] for s in taken], n=4)
+        seconds, peak_mb = min(s["seconds"] for s in taken), min(s["peak_mb"] for s in taken)
+        measured.append(ColdStart(module, seconds, peak_mb, median, (first, third)))
+    return measured
 
 
 @contextmanager

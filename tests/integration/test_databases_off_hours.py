@@ -282,13 +282,13 @@ def test_a_cluster_started_by_hand_is_left_running_when_its_cluster_started_even
     rds.start_db_cluster(DBClusterIdentifier=AURORA_CLUSTER)
     arn = rds.describe_db_clusters(DBClusterIdentifier=AURORA_CLUSTER)["DBClusters"][0]["DBClusterArn"]
 
-    # When RDS says the cluster started (RDS-EVENT-0151; the instance capture with the cluster's type and ARN)
-    event = database_event("RDS-EVENT-0088", "2026-11-28T09:00:00Z")
-    event.update({"detail-type": "RDS DB Cluster Event", "resources": [arn]})
+    # When RDS says the cluster started: the Aurora User Guide's DB cluster event with this cluster's ids, RDS-EVENT-0151
+    # and the event list's text for it
+    event = copy.deepcopy(load_event("unmatched/rds-cluster-patched.json"))
+    event.update(time="2026-11-28T09:00:00Z", resources=[arn], account=arn.split(":")[4])
     event["detail"].update(
-        SourceType="CLUSTER", SourceArn=arn, SourceIdentifier=AURORA_CLUSTER, EventID="RDS-EVENT-0151"
+        SourceArn=arn, SourceIdentifier=f"rds:{AURORA_CLUSTER}", EventID="RDS-EVENT-0151", Message="DB cluster started."
     )
-    event["detail"]["Message"] = "DB cluster started."
     started = off_hours.lambda_handler(event, lambda_context)
 
     # Then it is read as the cluster's event, and the cluster keeps running
