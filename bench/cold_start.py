@@ -5,6 +5,8 @@ Two figures per module. The import time is the fastest of several interleaved ro
 inside each interpreter: it imports boto3 first, timed, then the rest of the module, so both halves run in the same
 process at the same moment; the figure is the median over the rounds. On a shared machine a slow spell stretches a
 whole interpreter, both halves alike, so the ratio holds still where two fastest-of-N times taken apart do not.
+Deployed, boto3 loads after steward.handlers has paused the garbage collector, and is quicker than its half here: the
+ratio leaves that out.
 
 The layout: Steward's code as `make build` ships it, on PYTHONPATH ahead of a replica of the dependencies layer
 (the same locked requirements, installed for this machine's platform and compiled with the same `make bytecode`),
@@ -31,19 +33,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ("off_hours", "spot_fallback", "deploy_rollback", "budget_alert", "cost_report")
-FLOOR = "floor"  # what every handler needs before any Steward module: boto3, pydantic, Powertools' logger and metrics
+# What every handler needs before any Steward module: boto3, pydantic, Powertools' logger and metrics, loaded as a
+# handler loads them (the garbage collector paused, then what loaded frozen).
+FLOOR = "floor"
 PROBE = """
 import json, resource, sys, time
 began = time.perf_counter()
 import boto3
 boto3_done = time.perf_counter()
 if sys.argv[1] == "floor":
+    import gc
+    gc.disable()  # as steward.handlers does while a handler loads
     import pydantic
     from aws_lambda_powertools import Logger, Metrics
     class Event(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(defer_build=True, frozen=True)
         time: pydantic.AwareDatetime
     Logger(), Metrics(namespace="floor")
+    gc.freeze(), gc.enable()
 elif sys.argv[1] != "boto3":
     __import__(sys.argv[1])
 if sys.argv[2] == "traced":

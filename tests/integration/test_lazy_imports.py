@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 
@@ -89,3 +90,36 @@ def test_a_cold_start_builds_only_the_event_models_and_the_workflow_of_its_own_f
     assert {name for name in loaded if name.startswith("steward.workflows.")} == {f"steward.workflows.{handler}"}
     if handler == "off_hours":
         assert not {"steward.domain.costs", "steward.domain.db_prices"} & loaded, "the digest's prices are not a tick's"
+
+
+GARBAGE = """
+import gc, json, sys
+while_loading = []  # collections once boto3 has begun to load and before anything is frozen
+gc.callbacks.append(
+    lambda phase, info: phase == "stop" and "boto3" in sys.modules and not gc.get_freeze_count()
+    and while_loading.append(info["generation"])
+)
+__import__(f"steward.handlers.{sys.argv[1]}")
+print(json.dumps({"while_loading": while_loading, "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+def every_handler_module() -> list[str]:
+    import steward.handlers
+
+    return [module.name for module in pkgutil.iter_modules(steward.handlers.__path__)]
+
+
+@pytest.mark.parametrize("handler", every_handler_module())
+def test_a_cold_start_spends_no_time_collecting_garbage_and_its_invocations_collect_again(handler: str) -> None:
+    # Given a fresh interpreter, as Lambda starts one; when it loads the handler module (boto3, pydantic, Powertools,
+    # Steward: every one of them after steward.handlers pauses the collector)
+    env = {**os.environ, **OFFLINE_ENV}
+    done = subprocess.run([sys.executable, "-c", GARBAGE, handler], capture_output=True, text=True, env=env, check=True)
+    loading = json.loads(done.stdout.strip().splitlines()[-1])
+
+    # then no collection ran while it loaded, what it built is frozen out of later ones, and the collector is on again
+    # for what invocations allocate (a handler module that forgot `loaded()` would leave it off for the container's life)
+    assert loading["while_loading"] == []
+    assert loading["frozen"] > 10_000
+    assert loading["enabled"] is True

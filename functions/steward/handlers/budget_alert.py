@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
+from steward.handlers import loaded
 from steward.models.budgets import SnsEvent
 from steward.observability import logger, metrics, traced
 from steward.runtime import Rejected, parse, runtime
@@ -22,3 +23,6 @@ def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str,
     if isinstance(records, Rejected):
         return records.result()
     return budget_alert.handle(runtime(SETTINGS), records)
+
+
+loaded()  # last: the garbage collector runs again (steward/handlers/__init__.py)

@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
+from steward.handlers import loaded
 from steward.models.cloudwatch import AlarmStateChange
 from steward.models.ecs_deployments import DeploymentStateChange
 from steward.observability import logger, metrics, traced
@@ -24,3 +25,6 @@ def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str,
     if isinstance(signal, Rejected):
         return signal.result()
     return deploy_rollback.handle(runtime(SETTINGS), signal)
+
+
+loaded()  # last: the garbage collector runs again (steward/handlers/__init__.py)

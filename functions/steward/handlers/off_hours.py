@@ -3,6 +3,7 @@ a database, stop it again if its schedule says off and Steward held it stopped (
 
 from typing import TYPE_CHECKING, Any
 
+from steward.handlers import loaded
 from steward.models.off_hours import OffHoursTick, RdsEvent
 from steward.observability import logger, metrics, traced
 from steward.runtime import Accepts, Rejected, held_back_by_pause, runtime
@@ -28,3 +29,6 @@ def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str,
         return held_back_by_pause(rt, signal.now, "off-hours") or off_hours.run_tick(rt, now=signal.now)
     assert isinstance(signal, RdsEvent)
     return held_back_by_pause(rt, signal.time, "off-hours") or off_hours.on_database_event(rt, signal)
+
+
+loaded()  # last: the garbage collector runs again (steward/handlers/__init__.py)

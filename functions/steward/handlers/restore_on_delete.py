@@ -4,6 +4,7 @@ is restored before Steward goes away."""
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from steward.handlers import loaded
 from steward.models.cloudformation import StackRequest
 from steward.observability import logger, metrics, traced
 from steward.runtime import Rejected, parse, runtime
@@ -24,3 +25,6 @@ def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str,
     if isinstance(request, Rejected):
         return request.result()  # no ResponseURL to answer: CloudFormation never sends such a request
     return restore.on_stack_request(runtime(SETTINGS), request, now=datetime.now(UTC))
+
+
+loaded()  # last: the garbage collector runs again (steward/handlers/__init__.py)

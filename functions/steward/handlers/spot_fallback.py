@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
+from steward.handlers import loaded
 from steward.models.ec2 import SpotInterruptionWarning
 from steward.models.ecs import ServiceAction, SpotShiftBackTick, TaskStateChange
 from steward.observability import logger, metrics, traced
@@ -24,3 +25,6 @@ def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str,
     if isinstance(signal, Rejected):
         return signal.result()
     return spot_fallback.handle(runtime(SETTINGS), signal)
+
+
+loaded()  # last: the garbage collector runs again (steward/handlers/__init__.py)
