@@ -10,8 +10,10 @@ PY := $(VENV)/bin/python
 SAM := $(TOOLS)/bin/sam
 PIP_FLAGS := --quiet --disable-pip-version-check --require-hashes
 
-# Local runs never reach AWS: dummy credentials, a fixed region, no instance metadata, no telemetry.
-LOCAL_ENV := env -u AWS_PROFILE -u AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
+# Local runs never reach AWS: dummy credentials, a fixed region, no instance metadata, no telemetry. Bytecode is
+# written (a clean clone has none): without it every test process and `steward` command compiles Steward, devtools and
+# the tests from source again, and pytest rewrites every test module's asserts again in each worker.
+LOCAL_ENV := env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u PYTHONDONTWRITEBYTECODE AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
 	AWS_DEFAULT_REGION=eu-central-1 AWS_REGION=eu-central-1 AWS_EC2_METADATA_DISABLED=true \
 	SAM_CLI_TELEMETRY=0 POWERTOOLS_TRACE_DISABLED=true
 # sam build's python3.13 workflow needs python3.13 on PATH.
