@@ -13,9 +13,8 @@ import boto3
 import pytest
 from devtools.iam_check import Statement, World, moto_world, statements
 from devtools.template import function_environment, functions, template
-from moto import mock_aws
 
-from tests.conftest import EVENTS
+from tests.conftest import EVENTS, mocked_aws
 
 # Lambda sets these itself; the template must not.
 RUNTIME_PROVIDED = {"AWS_REGION"}
@@ -101,7 +100,7 @@ def test_every_rule_has_samples() -> None:
 
 def test_each_rule_matches_its_own_samples_and_no_other_sample() -> None:
     """Each sample is put on a moto event bus whose rules target one SQS queue per rule."""
-    with mock_aws():
+    with mocked_aws():
         events, sqs = boto3.client("events"), boto3.client("sqs")
         queues = {}
         for rule_name, rule in rules().items():

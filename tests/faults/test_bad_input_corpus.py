@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from steward.observability import logger
-from tests.conftest import LambdaContext, event_files, load_event, steward_environment
+from tests.conftest import LambdaContext, event_files, load_event, mocked_aws, steward_environment
 
 FUNCTIONS = ("budget_alert", "cost_report", "deploy_rollback", "off_hours", "spot_fallback")
 MINIMUM_CORPUS = 2_000  # generated bad inputs per handler, every session
@@ -182,7 +181,7 @@ def assert_rejected_cleanly(result: dict[str, Any], aws_calls: list[str], case: 
 def one_moto_world() -> Iterator[None]:
     """One empty moto world for every case in this module: a case must make no AWS call, and if one does, it
     reaches moto (and is caught by `aws_calls`), never AWS."""
-    with mock_aws(), pytest.MonkeyPatch.context() as env:
+    with mocked_aws(), pytest.MonkeyPatch.context() as env:
         steward_environment(env, SLACK_TOKEN_SECRET_ARN="arn:aws:secretsmanager:eu-central-1:123456789012:secret:x")
         yield
 

@@ -16,9 +16,9 @@ from devtools.ecs_overlay import EcsOverlay
 from devtools.platform import CLUSTER, ServiceSpec, create_service
 from devtools.strict import StrictAws, event_day
 from devtools.template import create_state_table
-from moto import mock_aws
 
 from steward.adapters.aws import AwsClients
+from tests.conftest import mocked_aws
 
 # These tests provoke refusals on purpose.
 pytestmark = pytest.mark.strict_refusals
@@ -28,7 +28,7 @@ SPOT = [{"capacityProvider": "FARGATE_SPOT", "base": 1, "weight": 3}, {"capacity
 
 @pytest.fixture
 def moto() -> Iterator[None]:
-    with mock_aws():
+    with mocked_aws():
         yield
 
 
