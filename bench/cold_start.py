@@ -50,7 +50,8 @@ if sys.argv[1] == "floor":
         model_config = pydantic.ConfigDict(defer_build=True, frozen=True)
         time: pydantic.AwareDatetime
     Logger(), Metrics(namespace="floor")
-    gc.freeze(), gc.enable()
+    gc.freeze()
+    gc.enable()
 elif sys.argv[1] != "boto3":
     __import__(sys.argv[1])
 if sys.argv[2] == "traced":
