@@ -114,6 +114,17 @@ OFFICE_HOURS = {
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "raw_moto: the test needs moto's own behaviour, without the strict layer")
     config.addinivalue_line("markers", "strict_refusals: the test provokes requests the strict layer refuses")
+    config.addinivalue_line(
+        "markers", "long_running: a test file that takes a worker 15 s or more (processes, a simulated night or day)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long-running files first, the rest in collection order (tests/unit, many short tests, last). Under pytest-xdist
+    each worker takes the next whole file in this order as it frees up (--dist loadfile, --no-loadscope-reorder in
+    pyproject.toml), so the long files start early and the short ones even out the finish: by test count instead, the
+    README walk (4 tests, ~35 s) came last and one worker ran alone for ~25 s."""
+    items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from steward.observability import logger
 from tests.conftest import LambdaContext, event_files, load_event, mocked_aws, steward_environment
 
+pytestmark = pytest.mark.long_running
+
 FUNCTIONS = ("budget_alert", "cost_report", "deploy_rollback", "off_hours", "spot_fallback")
 MINIMUM_CORPUS = 2_000  # generated bad inputs per handler, every session
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import pytest
 from devtools.demo import DayResult, run_day
 
+pytestmark = pytest.mark.long_running
+
 
 class Everything(logging.Handler):
     """Keeps every log record whole (message, extra fields, exception) as text."""

@@ -16,6 +16,8 @@ from steward.handlers import off_hours
 from steward.settings import load_settings
 from tests.conftest import SCHEDULES_PARAMETER, STATE_TABLE
 
+pytestmark = pytest.mark.long_running
+
 THURSDAY_EVENING = datetime.fromisoformat("2026-11-26T19:00:00+00:00")  # 20:00 Berlin: office-hours ends
 FRIDAY_MORNING = datetime.fromisoformat("2026-11-27T06:00:00+00:00")  # 07:00 Berlin: office-hours starts
 TICK = timedelta(minutes=10)

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from devtools.template import ROOT
 
+pytestmark = pytest.mark.long_running
+
 README = ROOT / "README.md"
 STEWARD = Path(sys.executable).with_name("steward")
 FUNCTION_OF_FOLDER = {
