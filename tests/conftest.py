@@ -41,6 +41,9 @@ OFFLINE_ENV = {
     # moto starts every service's first deployment IN_PROGRESS unless this many tasks "run": real services in
     # the fixtures are steady, so their deployments read COMPLETED.
     "MOTO_ECS_SERVICE_RUNNING": "1000",
+    # moto builds its ~250 public AMIs into every new EC2 backend (each test that touches RDS or EC2 makes one, ~0.15 s
+    # apiece); the one test that launches an instance registers its own image.
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
 for _key, _value in OFFLINE_ENV.items():
     os.environ[_key] = _value

@@ -82,6 +82,35 @@ def test_evening_stops_every_scheduled_service_and_morning_restores_each_exactly
     ]
 
 
+def test_a_cold_starts_first_tick_makes_every_client_from_one_session(
+    platform: dict[str, dict[str, Any]], lambda_context: Any, slack: SlackStandIn
+) -> None:
+    # A Session per client read botocore's endpoint and service data again for each one: the first invocation's
+    # latency grew with every service it touched.
+    sessions: list[boto3.session.Session] = []
+    clients: list[str] = []
+    made_session, made_client = boto3.session.Session.__init__, boto3.session.Session.client
+
+    def counted_session(self: boto3.session.Session, *args: Any, **kwargs: Any) -> None:
+        sessions.append(self)
+        made_session(self, *args, **kwargs)
+
+    def counted_client(self: boto3.session.Session, service: str, *args: Any, **kwargs: Any) -> Any:
+        clients.append(service)
+        return made_client(self, service, *args, **kwargs)
+
+    with (
+        mock.patch.object(boto3.session.Session, "__init__", counted_session),
+        mock.patch.object(boto3.session.Session, "client", counted_client),
+    ):
+        evening = tick(FRIDAY_EVENING, lambda_context)
+
+    assert len(evening["stopped"]) == len(REFERENCE_SERVICES)
+    assert {"ecs", "application-autoscaling", "dynamodb", "ssm"} <= set(clients)
+    assert len(clients) == len(set(clients)), "a client made twice"
+    assert len(sessions) == 1
+
+
 def test_scalable_target_min2_max8_desired4_is_held_at_zero_then_restored_with_its_suspended_state(
     aws: None, lambda_context: Any
 ) -> None:

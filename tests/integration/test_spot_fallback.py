@@ -329,7 +329,7 @@ def test_an_ec2_spot_warning_drains_the_instance_and_falls_back_the_services_on_
     import json
 
     ec2 = boto3.client("ec2")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = ec2.register_image(Name="ecs-optimized", RootDeviceName="/dev/xvda")["ImageId"]
     instance_id = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     client = boto3.client("ecs")
     for provider in ("asg-spot", "asg-on-demand"):

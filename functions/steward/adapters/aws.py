@@ -37,8 +37,12 @@ class AwsClients:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                session = self._session or boto3.session.Session()
-                client = session.client(service, config=self._config)  # type: ignore[call-overload]
+                # One Session for every client: a new Session per client would read botocore's endpoint and service
+                # data and resolve credentials again each time (a 5-client first invocation: ~0.55 s against ~0.2 s).
+                # A Session is not thread-safe; clients are, and are only ever made from it here, under the lock.
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                client = self._session.client(service, config=self._config)  # type: ignore[call-overload]
                 client.meta.events.register("before-call.*.*", self._count)
                 self._clients[service] = client
             return self._clients[service]
