@@ -94,10 +94,16 @@ def main() -> int:
             misses.append(f"cold start {measured.module}: {traced.peak_mb:.0f} MB (target < 100 MB)")
     out += table(["module", "import ms", "vs boto3", "peak MB", "with Tracing=Active ms", "vs boto3"], rows)
     plain, plain_boto3 = measured_starts.without_bytecode, measured_starts.baseline_without_bytecode
+    clients = measured_starts.clients
     out += [
         "",
         f"Without shipped bytecode (a plain `sam build`), every cold start compiles what it imports: "
         f"{plain.module} {plain.seconds * 1000:.0f} ms and `import boto3` {plain_boto3.seconds * 1000:.0f} ms.",
+        "",
+        f"The off-hours function's first full tick then makes {len(cold_start.FIRST_TICK_CLIENTS)} clients "
+        f"({', '.join(cold_start.FIRST_TICK_CLIENTS)}): **{clients.shared * 1000:.0f} ms** from one boto3 Session, "
+        f"as Steward makes them, against {clients.per_client * 1000:.0f} ms with a Session per client "
+        f"(each reads botocore's endpoint data and resolves credentials again).",
     ]
     print("\n".join(out), flush=True)
 

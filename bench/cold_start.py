@@ -68,6 +68,44 @@ print(json.dumps({"seconds": elapsed, "boto3_seconds": boto3_done - began, "peak
 """
 
 
+# The clients an off-hours function's first full tick makes: schedules, records, the tag sweep, services, databases,
+# their scalable targets and the Slack token. Timed after the handler module is imported, in the same layout.
+FIRST_TICK_CLIENTS = (
+    "ssm",
+    "dynamodb",
+    "resourcegroupstaggingapi",
+    "ecs",
+    "rds",
+    "application-autoscaling",
+    "secretsmanager",
+)
+CLIENTS_PROBE = """
+import json, sys, time
+import boto3
+from steward.adapters.aws import RETRY_CONFIG, AwsClients
+import steward.handlers.off_hours
+services = sys.argv[2].split(",")
+began = time.perf_counter()
+if sys.argv[1] == "shared":
+    aws = AwsClients()
+    for service in services:
+        aws.client(service)
+else:
+    for service in services:
+        boto3.session.Session().client(service, config=RETRY_CONFIG)
+print(json.dumps({"seconds": time.perf_counter() - began}))
+"""
+
+
+@dataclass
+class FirstClients:
+    """Seconds to make the first tick's clients, fastest of the rounds: as Steward makes them (one Session), and with a
+    Session per client."""
+
+    shared: float
+    per_client: float
+
+
 @dataclass
 class ColdStart:
     module: str
@@ -92,6 +130,7 @@ class ColdStarts:
     handlers: list[tuple[ColdStart, ColdStart]]  # (default, Tracing=Active) per handler
     without_bytecode: ColdStart  # off_hours as a plain `sam build` would ship it
     baseline_without_bytecode: ColdStart
+    clients: FirstClients
 
 
 def probe(module: str, layout: Layout, *, traced: bool = False) -> dict[str, float]:
@@ -126,6 +165,23 @@ def measure_all(probes: list[tuple[str, Layout, bool]], runs: int) -> list[ColdS
         seconds, peak_mb = min(s["seconds"] for s in taken), min(s["peak_mb"] for s in taken)
         measured.append(ColdStart(module, seconds, peak_mb, median, (first, third)))
     return measured
+
+
+def first_clients(layout: Layout, runs: int) -> FirstClients:
+    """The first tick's clients made both ways, in fresh interpreters, rounds interleaved; the fastest of each."""
+    env = {**os.environ, "PYTHONPATH": f"{layout.code}{os.pathsep}{layout.layer}", "PYTHONDONTWRITEBYTECODE": "1"}
+    taken: dict[str, list[float]] = {"shared": [], "per-client": []}
+    for _ in range(runs):
+        for way, seconds in taken.items():
+            output = subprocess.run(
+                [sys.executable, "-S", "-c", CLIENTS_PROBE, way, ",".join(FIRST_TICK_CLIENTS)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+            )
+            seconds.append(json.loads(output.stdout.strip().splitlines()[-1])["seconds"])
+    return FirstClients(shared=min(taken["shared"]), per_client=min(taken["per-client"]))
 
 
 @contextmanager
@@ -185,4 +241,5 @@ def cold_starts(runs: int = ROUNDS) -> ColdStarts:
             handlers=[(measured[i], measured[i + 1]) for i in range(2, 2 + 2 * len(modules), 2)],
             without_bytecode=measured[-2],
             baseline_without_bytecode=measured[-1],
+            clients=first_clients(shipped, runs),
         )
