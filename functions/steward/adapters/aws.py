@@ -39,7 +39,8 @@ class AwsClients:
             if service not in self._clients:
                 # One Session for every client: a new Session per client would read botocore's endpoint and service
                 # data and resolve credentials again each time (a 5-client first invocation: ~0.55 s against ~0.2 s).
-                # A Session is not thread-safe; clients are, and are only ever made from it here, under the lock.
+                # A Session is not thread-safe, its clients are (boto3 guide, "Session"; botocore#2991): it is only
+                # ever used here, under the lock, and the clients it makes are shared by the worker threads.
                 if self._session is None:
                     self._session = boto3.session.Session()
                 client = self._session.client(service, config=self._config)  # type: ignore[call-overload]
