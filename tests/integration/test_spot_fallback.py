@@ -329,7 +329,14 @@ def test_an_ec2_spot_warning_drains_the_instance_and_falls_back_the_services_on_
     import json
 
     ec2 = boto3.client("ec2")
-    image = ec2.register_image(Name="ecs-optimized", RootDeviceName="/dev/xvda")["ImageId"]
+    # An EBS-backed image from a snapshot of its root volume, the form RegisterImage documents (EC2 API Reference).
+    volume = ec2.create_volume(AvailabilityZone="eu-central-1a", Size=30)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    image = ec2.register_image(
+        Name="ecs-optimized",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
+    )["ImageId"]
     instance_id = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     client = boto3.client("ecs")
     for provider in ("asg-spot", "asg-on-demand"):
